@@ -1,0 +1,84 @@
+"""The one exception tree of digest.
+
+Every error a user can cause or meet derives from :class:`DigestError`; its message is a
+single line that says what went wrong and what to do about it::
+
+    DigestError
+    ├── ConfigError          bad or missing config (exit 2); carries one message per mistake
+    ├── FeedError            one feed could not be fetched or read (becomes a FeedProblem)
+    │   ├── FetchError       network, HTTP status, size cap, timeout
+    │   └── ParseError       nothing could be read from the bytes
+    ├── ExtractError         an article page could not be fetched or yielded no text
+    ├── StoreError           the state database is unusable
+    ├── RenderError          a template failed (names file and line)
+    ├── MailError            delivery failed
+    │   ├── TemporaryMailError   4xx, network: retried later
+    │   └── PermanentMailError   5xx: not retried
+    └── LockError            another digest process holds the lock
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class DigestError(Exception):
+    """Base of every error digest raises on purpose; ``str(e)`` is the user-facing line."""
+
+    exit_code = 1
+
+
+class ConfigError(DigestError):
+    """The configuration is missing or invalid; ``messages`` holds one line per mistake."""
+
+    exit_code = 2
+
+    def __init__(self, messages: str | Sequence[str]) -> None:
+        self.messages: tuple[str, ...] = (
+            (messages,) if isinstance(messages, str) else tuple(messages)
+        )
+        super().__init__("\n".join(self.messages))
+
+
+class FeedError(DigestError):
+    """One feed could not be read; the run goes on and the digest reports it."""
+
+
+class FetchError(FeedError):
+    """An HTTP or file read failed (status, timeout, size cap, network)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class ParseError(FeedError):
+    """The bytes are not a feed digest can read."""
+
+
+class ExtractError(DigestError):
+    """An article page could not be fetched or gave no main text."""
+
+
+class StoreError(DigestError):
+    """The state database cannot be opened or is damaged."""
+
+
+class RenderError(DigestError):
+    """A template could not be loaded or rendered; the message names file and line."""
+
+
+class MailError(DigestError):
+    """A message could not be delivered."""
+
+
+class TemporaryMailError(MailError):
+    """A 4xx reply or a network failure: the delivery stays due and is retried."""
+
+
+class PermanentMailError(MailError):
+    """A 5xx reply: the delivery is not retried."""
+
+
+class LockError(DigestError):
+    """Another digest process is running on the same state file."""

@@ -1,0 +1,177 @@
+"""Frozen values handed from one pipeline stage to the next. No I/O here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+FullText = Literal["auto", "always", "never"]
+
+
+@dataclass(frozen=True)
+class FeedSource:
+    """One subscription as the config names it: exactly one of ``url`` and ``path`` is set."""
+
+    url: str | None = None
+    path: Path | None = None
+    name: str | None = None
+    category: str | None = None
+    full_text: FullText = "auto"
+    language: str = "auto"
+    weight: float = 1.0
+
+    @property
+    def key(self) -> str:
+        """A stable identifier for the store: the URL, or the file path."""
+        return self.url if self.url is not None else str(self.path)
+
+    @property
+    def label(self) -> str:
+        """What to call the feed before its own title is known."""
+        if self.name:
+            return self.name
+        if self.path is not None:
+            return self.path.name
+        return self.url or "?"
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """The raw outcome of reading one feed: bytes and headers, never parsed here.
+
+    ``status`` is the HTTP status (200 for a local file, 304 when unchanged). ``url`` is the
+    final URL after redirects; ``permanent_redirect`` is set when a 301/308 moved the feed.
+    ``error`` is a one-line message when nothing usable came back.
+    """
+
+    source: FeedSource
+    status: int
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    url: str | None = None
+    permanent_redirect: str | None = None
+    error: str | None = None
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status in (200, 203)
+
+
+@dataclass(frozen=True)
+class Image:
+    """A picture worth showing: never a tracker, always with known dimensions."""
+
+    url: str
+    width: int
+    height: int
+    alt: str = ""
+
+
+@dataclass(frozen=True)
+class Article:
+    """One entry of a feed, with plain text (never HTML) in ``text``.
+
+    ``id`` is stable across fetches and feeds (guid, canonical link, or content hash).
+    ``published`` is aware UTC or None. ``full_text`` is True when ``text`` is the whole
+    article rather than a teaser. ``language`` is an ISO 639-1 code or None before detection.
+    """
+
+    id: str
+    feed: str
+    feed_key: str
+    title: str
+    link: str | None
+    published: dt.datetime | None
+    text: str
+    language: str | None = None
+    full_text: bool = False
+    image: Image | None = None
+    author: str | None = None
+    category: str | None = None
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class FeedProblem:
+    """Something wrong with one feed, shown in the digest's footer and logged."""
+
+    feed: str
+    message: str
+    kind: Literal["error", "warning", "recovered"] = "error"
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """What :func:`digest.feeds.parse_feed` read from one feed."""
+
+    source: FeedSource
+    title: str
+    link: str | None
+    articles: tuple[Article, ...]
+    problems: tuple[FeedProblem, ...] = ()
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Sentences taken verbatim from the article, in source order."""
+
+    sentences: tuple[str, ...]
+    method: str
+    language: str
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One story in the digest: the chosen article and the other feeds that covered it."""
+
+    article: Article
+    summary: Summary
+    also_covered_by: tuple[str, ...] = ()
+    reading_minutes: int = 1
+
+
+@dataclass(frozen=True)
+class DigestSection:
+    title: str
+    items: tuple[DigestItem, ...]
+    more: int = 0
+    more_link: str | None = None
+
+
+@dataclass(frozen=True)
+class DigestStats:
+    feeds: int = 0
+    feeds_failed: int = 0
+    articles_seen: int = 0
+    articles_new: int = 0
+    items: int = 0
+    elapsed_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Digest:
+    """Everything a template may show. Rendering is a pure function of this value."""
+
+    title: str
+    date: dt.date
+    language: str
+    timezone: str
+    generated_at: dt.datetime
+    sections: tuple[DigestSection, ...]
+    problems: tuple[FeedProblem, ...] = ()
+    stats: DigestStats = field(default_factory=DigestStats)
+    top: tuple[DigestItem, ...] = ()
+
+    @property
+    def items(self) -> tuple[DigestItem, ...]:
+        """Every item once, in reading order."""
+        return tuple(item for section in self.sections for item in section.items)
+
+    @property
+    def feed_count(self) -> int:
+        return len({item.article.feed for item in self.items})
