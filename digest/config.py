@@ -12,10 +12,11 @@ import os
 import re
 import zoneinfo
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -77,8 +78,7 @@ class FeedConfig(_Model):
         value = value.strip()
         if not re.match(r"^https?://[^\s/]+", value, re.IGNORECASE):
             raise ValueError(
-                f"expected an http:// or https:// URL, found {value!r} "
-                "(use path: for a local file)"
+                f"expected an http:// or https:// URL, found {value!r} (use path: for a local file)"
             )
         return value
 
@@ -181,9 +181,12 @@ def _check_address(value: str) -> str:
     return value.strip()
 
 
+Address = Annotated[str, AfterValidator(_check_address)]
+
+
 class EmailConfig(_Model):
     from_: str = Field(alias="from")
-    to: list[str] = Field(min_length=1)
+    to: list[Address] = Field(min_length=1)
     subject: str = "{title} for {date}"
     send_empty: bool = False
     unsubscribe: str | None = None
@@ -202,11 +205,6 @@ class EmailConfig(_Model):
     def _to_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
-    @field_validator("to")
-    @classmethod
-    def _to(cls, value: list[str]) -> list[str]:
-        return [_check_address(v) for v in value]
-
     @field_validator("unsubscribe")
     @classmethod
     def _unsub(cls, value: str | None) -> str | None:
@@ -224,12 +222,6 @@ class EmailConfig(_Model):
                 f"the subject may use only {{title}}, {{date}} and {{count}}: {exc}"
             ) from None
         return value
-
-    @model_validator(mode="after")
-    def _transport(self) -> EmailConfig:
-        if (self.smtp is None) == (self.sendmail is None):
-            raise ValueError("set exactly one of smtp: or sendmail: to say how mail leaves")
-        return self
 
 
 class Config(_Model):
@@ -347,10 +339,17 @@ def parse_config(data: Any, base: Path, source: Path | None = None) -> Config:
             f"(top level): expected a mapping of keys such as title: and feeds:, "
             f"found {type(data).__name__}"
         )
+    messages: list[str] = []
+    email = data.get("email")
+    # Checked on the raw mapping so it is reported together with any field mistakes.
+    if isinstance(email, dict) and (email.get("smtp") is None) == (email.get("sendmail") is None):
+        messages.append("email: set exactly one of smtp: or sendmail: to say how mail leaves")
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([_describe(e) for e in exc.errors()]) from None
+        messages[:0] = [_describe(e) for e in exc.errors()]
+    if messages:
+        raise ConfigError(messages)
     feeds = [
         f.model_copy(update={"path": _resolve(f.path, base)}) if f.path is not None else f
         for f in config.feeds
