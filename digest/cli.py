@@ -1,0 +1,364 @@
+"""The ``digest`` command: a thin click layer over the library.
+
+Each command parses its options, calls one library function, and lets
+:func:`digest.cli_common.run` turn a DigestError into one line on stderr and the contract's
+exit code (0 ok, 1 failed, 2 usage or config error). Results go to stdout; logs to stderr.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from digest import __version__
+from digest.cli_common import CliState, pass_state, run, setup_logging
+from digest.errors import ConfigError, DigestError, ParseError
+
+METHOD_CHOICE = click.Choice(
+    [
+        "default",
+        "lead",
+        "lexrank",
+        "textrank",
+        "lsa",
+        "luhn",
+        "edmundson",
+        "sumbasic",
+        "kl",
+        "reduction",
+    ]
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-c",
+    "--config",
+    "config_arg",
+    metavar="CONFIG",
+    help="Config file (default: $DIGEST_CONFIG, else ./config.yaml).",
+)
+@click.option("-v", "--verbose", count=True, help="More logging on stderr (-vv: debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+@click.version_option(__version__, prog_name="digest")
+@click.pass_context
+def main(ctx: click.Context, config_arg: str | None, verbose: int, quiet: bool) -> None:
+    """Build a daily digest of your feeds, summarised in each article's own language.
+
+    \b
+    Example:
+        digest init && digest build        # write a starter config, then build today's digest
+    """
+    setup_logging(verbose, quiet)
+    ctx.obj = CliState(config_arg=config_arg, verbose=verbose, quiet=quiet)
+
+
+def _parse_date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a date as YYYY-MM-DD, found {value!r}") from None
+
+
+@main.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@pass_state
+def init(state: CliState, directory: Path) -> None:
+    """Write a commented starter config.yaml into DIRECTORY (refuses to overwrite).
+
+    \b
+    Example:
+        digest init ~/digest && digest -c ~/digest/config.yaml check
+    """
+    target = directory / "config.yaml"
+
+    def write() -> Path:
+        if target.exists():
+            raise DigestError(f"{target} already exists; edit it, or remove it first")
+        directory.mkdir(parents=True, exist_ok=True)
+        text = resources.files("digest").joinpath("starter_config.yaml").read_text("utf-8")
+        with target.open("x", encoding="utf-8") as handle:
+            handle.write(text)
+        return target
+
+    path = run(state, write)
+    click.echo(str(path))
+
+
+@main.command()
+@click.option("--date", "date_arg", metavar="D", help="Digest date YYYY-MM-DD (default: today).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (default: output.dir).",
+)
+@click.option("--dry-run", is_flag=True, help="Record nothing in the store (preview, replay).")
+@pass_state
+def build(state: CliState, date_arg: str | None, out_dir: Path | None, dry_run: bool) -> None:
+    """Build the digest and write D.html, D.txt, index.html and feed.xml.
+
+    Prints the path of the HTML file on stdout.
+
+    \b
+    Example:
+        digest build --dry-run --out /tmp/preview
+    """
+    from digest.pipeline import build_and_write
+
+    date = _parse_date(date_arg)
+
+    def go() -> Path:
+        config = state.load()
+        output = build_and_write(
+            config,
+            date=date,
+            dry_run=dry_run,
+            out_dir=out_dir,
+            progress=sys.stderr.isatty() and not state.quiet,
+        )
+        for problem in output.digest.problems:
+            if problem.kind != "recovered":
+                click.echo(f"warning: {problem.feed}: {problem.message}", err=True)
+        return output.html_path
+
+    click.echo(str(run(state, go)))
+
+
+@main.command()
+@pass_state
+def fetch(state: CliState) -> None:
+    """Fetch every feed now and store new articles (no summaries, no digest).
+
+    One line per feed: status, new articles, name.
+
+    \b
+    Example:
+        digest fetch
+    """
+    from digest.pipeline import fetch_and_store
+
+    def go() -> int:
+        config = state.load()
+        reports = fetch_and_store(config, progress=sys.stderr.isatty() and not state.quiet)
+        failed = 0
+        for report in reports:
+            detail = report.error or f"{report.new} new of {report.entries}"
+            click.echo(f"{report.status}\t{detail}\t{report.source.label}")
+            failed += report.status == "failed"
+        return failed
+
+    failed = run(state, go)
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@pass_state
+def check(state: CliState) -> None:
+    """Validate the config and read every feed once; one line per mistake.
+
+    Exit 2 for config mistakes, 1 when a feed cannot be read, 0 when all is well.
+
+    \b
+    Example:
+        digest -c config.yaml check
+    """
+    from digest.config import load_config
+    from digest.feeds import parse_result
+    from digest.fetch import fetch_feeds
+
+    try:
+        config = load_config(state.config_arg)
+    except ConfigError as exc:
+        for message in exc.messages:
+            click.echo(f"error: {message}", err=True)
+        sys.exit(2)
+    sources = config.feed_sources()
+    if not sources:
+        click.echo("warning: feeds: no feeds configured; add some under feeds:", err=True)
+    results = fetch_feeds(
+        sources, timeout_s=config.fetch.timeout_s, max_bytes=config.fetch.max_bytes
+    )
+    now = dt.datetime.now(dt.UTC)
+    bad = 0
+    for index, (source, result) in enumerate(zip(sources, results, strict=True)):
+        where = f"feeds[{index}]" if index < len(config.feeds) else f"feeds_file ({source.key})"
+        if result.error is not None:
+            click.echo(f"error: {where}: {result.error}", err=True)
+            bad += 1
+            continue
+        try:
+            parsed = parse_result(result, now=now)
+        except ParseError as exc:
+            click.echo(f"error: {where}: {exc}", err=True)
+            bad += 1
+            continue
+        click.echo(f"ok\t{len(parsed.articles)} entries\t{parsed.title or source.label}")
+    sys.exit(1 if bad else 0)
+
+
+@main.command()
+@click.argument("source", default="-", metavar="[FILE|-]")
+@click.option("--sentences", "-n", type=click.IntRange(1, 50), help="How many sentences.")
+@click.option("--lang", "language", metavar="CODE|auto", help="Language (default: detect).")
+@click.option("--method", type=METHOD_CHOICE, help="Summariser (default: summary.method).")
+@click.option("--jsonl", is_flag=True, help='Input lines {"id","text",...}; JSON lines out.')
+@pass_state
+def summarize(
+    state: CliState,
+    source: str,
+    sentences: int | None,
+    language: str | None,
+    method: str | None,
+    jsonl: bool,
+) -> None:
+    """Summarise text or HTML: one summary sentence per line on stdout.
+
+    With --jsonl each input line is {"id", "text", "title"?, "lang"?} and each output line
+    {"id", "lang", "method", "summary": [...]}, in input order; a malformed line is reported
+    on stderr with its number and skipped (exit 1 at the end).
+
+    \b
+    Examples:
+        digest summarize article.txt --sentences 2
+        digest summarize --jsonl < articles.jsonl > summaries.jsonl
+    """
+    from digest.summarize import summarize as summarize_text
+
+    config = run(state, state.load_optional)
+    count = sentences or config.summary.sentences
+    chosen = method or config.summary.method
+    lang = (language or config.summary.language).lower()
+    stream = (
+        click.get_text_stream("stdin")
+        if source == "-"
+        else click.open_file(source, encoding="utf-8", errors="replace")
+    )
+    if not jsonl:
+        summary = summarize_text(stream.read(), language=lang, sentences=count, method=chosen)
+        for sentence in summary.sentences:
+            click.echo(sentence)
+        return
+    bad = 0
+    out = click.get_text_stream("stdout")
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("expected a JSON object")
+            text = record.get("text")
+            if not isinstance(text, str):
+                raise ValueError('missing "text" string')
+            ident = record.get("id")
+            title = record.get("title")
+            line_lang = record.get("lang") or lang
+            if not isinstance(line_lang, str):
+                raise ValueError('"lang" must be a string')
+        except ValueError as exc:
+            click.echo(f"line {number}: skipped: {exc}", err=True)
+            bad += 1
+            continue
+        summary = summarize_text(
+            text,
+            title=title if isinstance(title, str) else None,
+            language=line_lang.lower(),
+            sentences=count,
+            method=chosen,
+        )
+        out.write(
+            json.dumps(
+                {
+                    "id": ident,
+                    "lang": summary.language,
+                    "method": summary.method,
+                    "summary": list(summary.sentences),
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
+        out.flush()
+    if bad:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("target", metavar="FILE|URL")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines, one per entry.")
+@pass_state
+def parse(state: CliState, target: str, as_json: bool) -> None:
+    """Every entry of one feed, in feed order, no dedupe.
+
+    JSON lines: {"id","title","link","published","lang","text_chars","full_text"}.
+    Problems go to stderr; exit 1 with one line when nothing could be read.
+
+    \b
+    Example:
+        digest parse examples/feeds/antara-id.xml --json
+    """
+    from digest.pipeline import read_feed
+
+    config = run(state, state.load_optional)
+    parsed = run(
+        state,
+        lambda: read_feed(
+            target, timeout_s=config.fetch.timeout_s, max_bytes=config.fetch.max_bytes
+        ),
+    )
+    for problem in parsed.problems:
+        click.echo(f"warning: {problem.feed}: {problem.message}", err=True)
+    for article in parsed.articles:
+        published = (
+            article.published.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+            if article.published
+            else None
+        )
+        if as_json:
+            record = {
+                "id": article.id,
+                "title": article.title,
+                "link": article.link,
+                "published": published,
+                "lang": article.language,
+                "text_chars": len(article.text),
+                "full_text": article.full_text,
+            }
+            click.echo(json.dumps(record, ensure_ascii=False))
+        else:
+            click.echo(f"{published or '-'}\t{article.title}\t{article.link or '-'}")
+
+
+@main.command()
+@click.argument("target", metavar="FILE|URL")
+@click.option("--json", "as_json", is_flag=True, help='{"url","title","lang","text"}.')
+@pass_state
+def extract(state: CliState, target: str, as_json: bool) -> None:
+    """Main text of an article page (a file or an http(s) URL), without boilerplate.
+
+    \b
+    Example:
+        digest extract https://example.org/news/story.html --json
+    """
+    from digest.extract import extract_source
+
+    config = run(state, state.load_optional)
+    page = run(
+        state,
+        lambda: extract_source(
+            target, timeout_s=config.fetch.timeout_s, max_bytes=config.fetch.max_bytes
+        ),
+    )
+    if as_json:
+        record = {"url": page.url, "title": page.title, "lang": page.language, "text": page.text}
+        click.echo(json.dumps(record, ensure_ascii=False))
+    else:
+        click.echo(page.text)

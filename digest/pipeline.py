@@ -1,0 +1,719 @@
+"""The one place that orders the stages: fetch, parse, full text, summarise, select, render.
+
+Gather everything first, then render, then write. ``dry_run`` builds work on a read-only copy
+of the state, so a preview or a replay of a past date never changes what the morning email
+will contain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import ipaddress
+import logging
+import os
+import statistics
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from digest import extract as extract_mod
+from digest import feeds as feeds_mod
+from digest import fetch as fetch_mod
+from digest.config import Config
+from digest.models import (
+    Article,
+    Digest,
+    DigestStats,
+    FeedProblem,
+    FeedSource,
+    FetchResult,
+    Image,
+    ParsedFeed,
+    Summary,
+)
+from digest.render import ArchiveEntry, RenderedDigest, render_archive, render_atom, render_digest
+from digest.select import Candidate, select
+from digest.store import FeedState, Store, open_store
+from digest.summarize import summarize
+
+log = logging.getLogger(__name__)
+
+Summarizer = Callable[..., Summary]
+
+
+@dataclass(frozen=True)
+class FeedReport:
+    """How one feed fared in this run (for `digest fetch` and the log)."""
+
+    source: FeedSource
+    status: str
+    new: int = 0
+    entries: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Intake:
+    """Articles gathered from every feed, plus what went wrong."""
+
+    articles: tuple[Article, ...]
+    problems: tuple[FeedProblem, ...]
+    reports: tuple[FeedReport, ...]
+    first_seen: dict[str, dt.datetime]
+    private_ok: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class BuildOutput:
+    digest: Digest
+    rendered: RenderedDigest
+    html_path: Path
+    text_path: Path
+
+
+def local_date(config: Config, now: dt.datetime) -> dt.date:
+    """Today in the configured timezone."""
+    return now.astimezone(config.tz).date()
+
+
+def content_hash(article: Article) -> str:
+    """What a summary depends on: title and text."""
+    return hashlib.sha256(f"{article.title}\n{article.text}".encode()).hexdigest()
+
+
+# --- intake ----------------------------------------------------------------------------
+
+
+def _is_private_source(source: FeedSource, result: FetchResult | None) -> bool:
+    """Feeds read from disk or from a non-public address may link to private pages."""
+    if source.path is not None:
+        return True
+    url = (result.url if result else None) or source.url or ""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return not ipaddress.ip_address(host).is_global
+    except ValueError:
+        return False
+
+
+def _next_state(
+    source: FeedSource,
+    previous: FeedState | None,
+    result: FetchResult,
+    title: str | None,
+    now: dt.datetime,
+) -> tuple[FeedState, FeedProblem | None]:
+    """The feed's new health record, and the footer line this run owes the reader.
+
+    A failure is reported in full once, then as a short "still failing since" line; a
+    recovery is reported once.
+    """
+    label = source.name or title or (previous.title if previous else None) or source.label
+    prev_failures = previous.consecutive_failures if previous else 0
+    url = result.permanent_redirect or (previous.url if previous else None) or source.url
+    if result.error is None:
+        problem = None
+        if prev_failures:
+            problem = FeedProblem(label, "is working again", kind="recovered")
+        headers = {k.lower(): v for k, v in result.headers.items()}
+        keep = result.status == 304 and previous is not None
+        state = FeedState(
+            key=source.key,
+            url=url,
+            title=title or (previous.title if previous else None),
+            etag=(previous.etag if keep and previous else headers.get("etag")),
+            last_modified=(
+                previous.last_modified if keep and previous else headers.get("last-modified")
+            ),
+            consecutive_failures=0,
+            last_success=now,
+            last_error=None,
+            failing_since=None,
+            next_attempt=None,
+            disabled=False,
+            reported=None,
+        )
+        return state, problem
+    failures = prev_failures + 1
+    since = (previous.failing_since if previous else None) or now
+    disabled = result.status == 410
+    retry_after = getattr(result, "retry_after_s", None)
+    state = FeedState(
+        key=source.key,
+        url=url,
+        title=previous.title if previous else title,
+        etag=previous.etag if previous else None,
+        last_modified=previous.last_modified if previous else None,
+        consecutive_failures=failures,
+        last_success=previous.last_success if previous else None,
+        last_error=result.error,
+        failing_since=since,
+        next_attempt=now + fetch_mod.backoff_delay(failures, retry_after),
+        disabled=disabled,
+        reported="full",
+    )
+    if previous is not None and previous.reported == "full" and prev_failures:
+        stamp = since.strftime("%Y-%m-%d %H:%M UTC")
+        problem = FeedProblem(label, f"still failing since {stamp}", kind="warning")
+    else:
+        problem = FeedProblem(label, result.error)
+    return state, problem
+
+
+def _skipped_problem(source: FeedSource, state: FeedState) -> FeedProblem | None:
+    if state.disabled:
+        return None  # said once, when the server answered 410
+    label = source.name or state.title or source.label
+    since = state.failing_since.strftime("%Y-%m-%d %H:%M UTC") if state.failing_since else "?"
+    return FeedProblem(label, f"still failing since {since}; next try later", kind="warning")
+
+
+def _due(source: FeedSource, state: FeedState | None, now: dt.datetime) -> bool:
+    """False for feeds gone for good (410) or backing off after failures."""
+    if state is None or source.path is not None:
+        return True
+    if state.disabled:
+        return False
+    return state.next_attempt is None or state.next_attempt <= now
+
+
+def gather(
+    config: Config,
+    *,
+    now: dt.datetime,
+    store: Store,
+    record: bool,
+    client: httpx.Client | None = None,
+    progress: bool = False,
+) -> Intake:
+    """Fetch and parse every feed; with ``record`` save validators, health and new articles.
+
+    One feed's failure is a FeedProblem, never an exception. Feeds in back-off (after
+    repeated failures) or disabled (410 Gone) are not contacted.
+    """
+    sources = config.feed_sources()
+    states = {s.key: store.feed_state(s.key) for s in sources}
+    due = [s for s in sources if _due(s, states[s.key], now)]
+    # A 301/308 moved the feed: fetch where it lives now, but keep the configured key.
+    moved = {
+        s.key: st.url
+        for s in due
+        if s.url and (st := states[s.key]) is not None and st.url and st.url != s.url
+    }
+    to_fetch = [replace(s, url=moved[s.key]) if s.key in moved else s for s in due]
+    validators = {
+        f.key: (st.etag, st.last_modified)
+        for f, s in zip(to_fetch, due, strict=True)
+        if (st := states[s.key]) is not None and s.path is None
+    }
+    fetched = fetch_mod.fetch_feeds(
+        to_fetch,
+        validators=validators,
+        client=client,
+        timeout_s=config.fetch.timeout_s,
+        max_bytes=config.fetch.max_bytes,
+        concurrency=config.fetch.concurrency,
+        per_host=config.fetch.per_host,
+        user_agent=config.fetch.user_agent,
+        progress=progress,
+    )
+    result_of = {s.key: r for s, r in zip(due, fetched, strict=True)}
+    outcomes = dict(
+        (id(r), outcome)
+        for r, outcome in feeds_mod.parse_many([r for r in fetched if r.ok], now=now)
+    )
+
+    articles: list[Article] = []
+    problems: list[FeedProblem] = []
+    reports: list[FeedReport] = []
+    private_ok: set[str] = set()
+    for source in sources:
+        previous = states[source.key]
+        result = result_of.get(source.key)
+        if result is None:
+            assert previous is not None
+            problem = _skipped_problem(source, previous)
+            if problem is not None:
+                problems.append(problem)
+            status = "disabled (410 Gone)" if previous.disabled else "skipped (backing off)"
+            reports.append(FeedReport(source, status))
+            log.info("%s: %s", source.label, status)
+            continue
+        if _is_private_source(source, result):
+            private_ok.add(source.key)
+        outcome = outcomes.get(id(result))
+        parsed: ParsedFeed | None = None
+        if isinstance(outcome, ParsedFeed):
+            parsed = outcome
+            problems.extend(outcome.problems)
+        elif outcome is not None:
+            result = replace(result, error=str(outcome))
+        state, problem = _next_state(
+            source, previous, result, parsed.title if parsed else None, now
+        )
+        if problem is not None:
+            problems.append(problem)
+        if record:
+            store.save_feed_state(state, now)
+        if result.error is not None:
+            log.warning("%s: %s", source.label, result.error)
+            reports.append(FeedReport(source, "failed", error=result.error))
+        elif parsed is None:
+            log.info("%s: not modified", source.label)
+            reports.append(FeedReport(source, "not modified"))
+        else:
+            if result.discovered_from:
+                problems.append(
+                    FeedProblem(
+                        parsed.title or source.label,
+                        f"{result.discovered_from} is a web page; reading its feed "
+                        f"{result.url} instead (put that URL in the config)",
+                        kind="warning",
+                    )
+                )
+            articles.extend(parsed.articles)
+            log.info("%s: %d entries", source.label, len(parsed.articles))
+            reports.append(FeedReport(source, "ok", entries=len(parsed.articles)))
+
+    # The same article in two feeds is one article; the first feed named keeps it.
+    unique: dict[str, Article] = {}
+    for article in articles:
+        unique.setdefault(article.id, article)
+    known = store.first_seen(list(unique))
+    if record:
+        first_seen = store.add_articles(((a, content_hash(a)) for a in unique.values()), now)
+    else:
+        first_seen = {i: known.get(i, now) for i in unique}
+    new_by_feed: dict[str, int] = {}
+    for i, a in unique.items():
+        if i not in known:
+            new_by_feed[a.feed_key] = new_by_feed.get(a.feed_key, 0) + 1
+    return Intake(
+        articles=tuple(unique.values()),
+        problems=tuple(problems),
+        reports=tuple(replace(r, new=new_by_feed.get(r.source.key, 0)) for r in reports),
+        first_seen=first_seen,
+        private_ok=frozenset(private_ok),
+    )
+
+
+# --- full text, summaries --------------------------------------------------------------
+
+
+class StoreExtractCache:
+    """Extracted pages cached in the store by URL, so a page is fetched once."""
+
+    def __init__(self, store: Store, now: dt.datetime, *, write: bool) -> None:
+        self.store, self.now, self.write = store, now, write
+
+    def get(self, url: str) -> extract_mod.ExtractedPage | None:
+        data = self.store.get_page(url)
+        if data is None:
+            return None
+        image = data.get("image")
+        published = data.get("published")
+        return extract_mod.ExtractedPage(
+            title=data.get("title"),
+            text=data.get("text", ""),
+            language=data.get("language"),
+            published=dt.datetime.fromisoformat(published) if published else None,
+            image=Image(**image) if image else None,
+            url=data.get("url"),
+        )
+
+    def put(self, url: str, page: extract_mod.ExtractedPage) -> None:
+        if not self.write:
+            return
+        data: dict[str, Any] = {
+            "title": page.title,
+            "text": page.text,
+            "language": page.language,
+            "published": page.published.isoformat() if page.published else None,
+            "image": None
+            if page.image is None
+            else {
+                "url": page.image.url,
+                "width": page.image.width,
+                "height": page.image.height,
+                "alt": page.image.alt,
+            },
+            "url": page.url,
+        }
+        self.store.put_page(url, data, self.now)
+
+
+def add_full_text(
+    config: Config,
+    articles: Sequence[Article],
+    *,
+    store: Store,
+    now: dt.datetime,
+    record: bool,
+    private_ok: frozenset[str],
+    client: httpx.Client | None = None,
+) -> list[Article]:
+    """Replace teasers by the article page's main text where the feed's mode asks for it."""
+    modes = {s.key: s.full_text for s in config.feed_sources()}
+    lengths: dict[str, list[int]] = {}
+    for a in articles:
+        lengths.setdefault(a.feed_key, []).append(len(a.text))
+    typical = {k: int(statistics.median(v)) for k, v in lengths.items() if len(v) >= 3}
+    return extract_mod.fetch_articles(
+        articles,
+        mode_for=lambda a: modes.get(a.feed_key, "auto"),
+        client=client,
+        timeout_s=config.fetch.timeout_s,
+        max_bytes=config.fetch.max_bytes,
+        respect_robots=config.fetch.respect_robots,
+        allow_private=config.fetch.allow_private,
+        private_ok_feeds=private_ok,
+        concurrency=config.fetch.concurrency,
+        per_host=config.fetch.per_host,
+        cache=StoreExtractCache(store, now, write=record),
+        typical_chars_for=lambda a: typical.get(a.feed_key),
+    )
+
+
+def summarize_all(
+    config: Config,
+    articles: Sequence[Article],
+    *,
+    store: Store,
+    now: dt.datetime,
+    record: bool,
+    summarizer: Summarizer = summarize,
+) -> list[tuple[Article, Summary]]:
+    """Summarise each article in its own language, using the store's cache by content hash."""
+    method = config.summary.method
+    count = config.summary.sentences
+    out: list[tuple[Article, Summary]] = []
+    fresh: list[tuple[str, int, str, Summary]] = []
+    for article in articles:
+        # Precedence: summary.language, then the feed's language:, then detection.
+        language = config.summary.language
+        if language == "auto" and article.language:
+            language = article.language
+        key = content_hash(article)
+        summary = store.get_summary(key, method, count, language)
+        if summary is None:
+            summary = summarizer(
+                article.text,
+                title=article.title,
+                language=language,
+                sentences=count,
+                method=method,
+            )
+            fresh.append((key, count, language, summary))
+        if article.language is None and summary.language not in ("", "und"):
+            article = replace(article, language=summary.language)
+        out.append((article, summary))
+    if record and fresh:
+        store.put_summaries(fresh, now)
+    return out
+
+
+# --- the digest ------------------------------------------------------------------------
+
+
+def _candidates(
+    config: Config,
+    intake: Intake,
+    *,
+    date: dt.date,
+    now: dt.datetime,
+    store: Store,
+) -> tuple[list[tuple[Article, dt.datetime, bool]], int]:
+    """Articles for the digest of ``date``: this date's recorded ones (pinned), then every
+    article seen so far that is in no other digest, within max_age_hours."""
+    pinned = {a.id: (a, seen) for a, seen in store.digest_articles(date)}
+    pool: dict[str, tuple[Article, dt.datetime]] = {}
+    for article, seen in store.undigested_articles(now):
+        pool[article.id] = (article, seen)
+    for article in intake.articles:
+        pool[article.id] = (article, intake.first_seen.get(article.id, now))
+    elsewhere = store.digest_dates_of(list(pool))
+    live_feeds = {s.key for s in config.feed_sources()}
+    cutoff = (
+        now - dt.timedelta(hours=config.limits.max_age_hours)
+        if config.limits.max_age_hours
+        else None
+    )
+    out: list[tuple[Article, dt.datetime, bool]] = []
+    for i, (article, seen) in pinned.items():
+        current = pool.get(i, (article, seen))[0]
+        out.append((current, seen, True))
+    too_old = 0
+    for i, (article, seen) in pool.items():
+        if i in pinned or i in elsewhere or article.feed_key not in live_feeds:
+            continue
+        if cutoff is not None and (article.published or seen) < cutoff:
+            too_old += 1
+            continue
+        out.append((article, seen, False))
+    return out, too_old
+
+
+def build_digest(
+    config: Config,
+    *,
+    now: dt.datetime | None = None,
+    date: dt.date | None = None,
+    dry_run: bool = False,
+    store: Store | None = None,
+    client: httpx.Client | None = None,
+    summarizer: Summarizer = summarize,
+    progress: bool = False,
+) -> Digest:
+    """Build the digest of ``date`` (default: today in ``timezone``).
+
+    A real build records the digest's articles in the store, so no later date repeats
+    them; ``dry_run`` records nothing. Building a date again gives the same items plus
+    whatever arrived since.
+    """
+    started = time.perf_counter()
+    now = now or dt.datetime.now(dt.UTC)
+    date = date or local_date(config, now)
+    own_store = store is None
+    if store is None:
+        store = open_store(config.state, read_only=dry_run)
+    try:
+        intake = gather(
+            config, now=now, store=store, record=not dry_run, client=client, progress=progress
+        )
+        pool, too_old = _candidates(config, intake, date=date, now=now, store=store)
+        articles = [a for a, _, _ in pool]
+        articles = add_full_text(
+            config,
+            articles,
+            store=store,
+            now=now,
+            record=not dry_run,
+            private_ok=intake.private_ok,
+            client=client,
+        )
+        summarized = summarize_all(
+            config, articles, store=store, now=now, record=not dry_run, summarizer=summarizer
+        )
+        candidates = [
+            Candidate(article=a, summary=s, first_seen=seen, pinned=pinned)
+            for (a, s), (_, seen, pinned) in zip(summarized, pool, strict=True)
+        ]
+        order = [f.category for f in config.feeds if f.category] + [
+            f.name for f in config.feeds if f.name
+        ]
+        selection = select(
+            candidates,
+            now=now,
+            max_items=config.limits.max_items,
+            max_items_per_feed=config.limits.max_items_per_feed,
+            section_order=order,
+        )
+        failed = sum(1 for r in intake.reports if r.status == "failed")
+        digest = Digest(
+            title=config.title,
+            date=date,
+            language=config.language,
+            timezone=config.timezone,
+            generated_at=now,
+            sections=selection.sections,
+            top=selection.top,
+            problems=intake.problems,
+            stats=DigestStats(
+                feeds=len(intake.reports),
+                feeds_failed=failed,
+                articles_seen=len(intake.articles),
+                articles_new=sum(r.new for r in intake.reports),
+                items=len(selection.top) + sum(len(s.items) for s in selection.sections),
+                elapsed_s=round(time.perf_counter() - started, 2),
+            ),
+        )
+        if too_old:
+            log.info(
+                "left out %d articles older than %s hours", too_old, config.limits.max_age_hours
+            )
+        if not dry_run:
+            store.record_digest(
+                date,
+                [item.article.id for item in digest.items],
+                title=config.title,
+                summary=" · ".join(item.article.title for item in digest.items[:3]),
+                built_at=now,
+            )
+            store.prune(now, config.retention_days)
+        log.info(
+            "digest %s: %d items from %d feeds (%d problems)",
+            date,
+            digest.stats.items,
+            digest.feed_count,
+            len(digest.problems),
+        )
+        return digest
+    finally:
+        if own_store:
+            store.close()
+
+
+def render(config: Config, digest: Digest) -> RenderedDigest:
+    """The email-ready HTML and the text part of ``digest`` under ``config``'s options."""
+    return render_digest(
+        digest,
+        templates_dir=config.templates_dir,
+        images=config.images,
+        unsubscribe=config.email.unsubscribe if config.email else None,
+        max_html_kb=config.limits.max_html_kb,
+    )
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` so readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _archive_entries(
+    records: Iterable[tuple[dt.date, str, int, str]],
+) -> list[ArchiveEntry]:
+    return [
+        ArchiveEntry(date=d, title=t, href=f"{d.isoformat()}.html", items=n, summary=s)
+        for d, t, n, s in sorted(records, key=lambda r: r[0], reverse=True)
+    ]
+
+
+def write_outputs(
+    config: Config,
+    digest: Digest,
+    rendered: RenderedDigest,
+    *,
+    store: Store,
+    out_dir: Path | None = None,
+) -> tuple[Path, Path]:
+    """Write <date>.html, <date>.txt, index.html and feed.xml; return the first two paths."""
+    out = out_dir or config.output.dir
+    html_path = out / f"{digest.date.isoformat()}.html"
+    text_path = out / f"{digest.date.isoformat()}.txt"
+    write_atomic(html_path, rendered.html)
+    write_atomic(text_path, rendered.text)
+    records = {
+        r.date: (r.date, r.title, r.items, r.summary)
+        for r in store.digests()
+        if (out / f"{r.date.isoformat()}.html").exists()
+    }
+    records[digest.date] = (
+        digest.date,
+        digest.title,
+        len(digest.items),
+        " · ".join(item.article.title for item in digest.items[:3]),
+    )
+    entries = _archive_entries(records.values())
+    write_atomic(
+        out / "index.html",
+        render_archive(
+            entries,
+            title=config.title,
+            language=config.language,
+            templates_dir=config.templates_dir,
+        ),
+    )
+    write_atomic(
+        out / "feed.xml",
+        render_atom(entries, title=config.title, base_url=None, updated=digest.generated_at),
+    )
+    return html_path, text_path
+
+
+def build_and_write(
+    config: Config,
+    *,
+    now: dt.datetime | None = None,
+    date: dt.date | None = None,
+    dry_run: bool = False,
+    store: Store | None = None,
+    client: httpx.Client | None = None,
+    out_dir: Path | None = None,
+    summarizer: Summarizer = summarize,
+    progress: bool = False,
+) -> BuildOutput:
+    """:func:`build_digest`, render, and write the files (what `digest build` does)."""
+    own_store = store is None
+    if store is None:
+        store = open_store(config.state, read_only=dry_run)
+    try:
+        digest = build_digest(
+            config,
+            now=now,
+            date=date,
+            dry_run=dry_run,
+            store=store,
+            client=client,
+            summarizer=summarizer,
+            progress=progress,
+        )
+        rendered = render(config, digest)
+        html_path, text_path = write_outputs(config, digest, rendered, store=store, out_dir=out_dir)
+        return BuildOutput(digest, rendered, html_path, text_path)
+    finally:
+        if own_store:
+            store.close()
+
+
+def build_preview(config: Config, *, now: dt.datetime | None = None) -> RenderedDigest:
+    """The next digest as `build --dry-run` makes it, rendered; changes no state."""
+    digest = build_digest(config, now=now, dry_run=True)
+    return render(config, digest)
+
+
+def fetch_and_store(
+    config: Config,
+    *,
+    now: dt.datetime | None = None,
+    client: httpx.Client | None = None,
+    progress: bool = False,
+) -> list[FeedReport]:
+    """Fetch every feed now and store new articles (no summaries, no digest)."""
+    now = now or dt.datetime.now(dt.UTC)
+    with open_store(config.state) as store:
+        intake = gather(config, now=now, store=store, record=True, client=client, progress=progress)
+    return list(intake.reports)
+
+
+def read_feed(
+    target: str,
+    *,
+    now: dt.datetime | None = None,
+    client: httpx.Client | None = None,
+    timeout_s: float = 20.0,
+    max_bytes: int = 10_000_000,
+) -> ParsedFeed:
+    """One feed from a file or an http(s) URL, parsed, for `digest parse`.
+
+    Raises FetchError or ParseError (one line) when nothing could be read.
+    """
+    from digest.errors import FetchError
+
+    now = now or dt.datetime.now(dt.UTC)
+    if target.lower().startswith(("http://", "https://")):
+        source = FeedSource(url=target)
+    else:
+        source = FeedSource(path=Path(target))
+    [result] = fetch_mod.fetch_feeds(
+        [source], client=client, timeout_s=timeout_s, max_bytes=max_bytes
+    )
+    if result.error is not None or not result.ok:
+        raise FetchError(result.error or f"HTTP {result.status}", status=result.status)
+    return feeds_mod.parse_result(result, now=now)

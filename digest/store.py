@@ -1,0 +1,674 @@
+"""The state database: SQLite (stdlib), WAL, schema migrations by version number.
+
+What it keeps: per-feed validators and health, every article seen (as JSON, so a digest can
+be rebuilt after a feed dropped the entry), which digest each article went into, cached
+summaries and extracted pages, the digests built, the outbox of deliveries, and small
+key/value facts such as the scheduler's last slot. Every write is one transaction, so a
+crash leaves either the old or the new state, never half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from digest.errors import LockError, StoreError
+from digest.models import Article, Image, Summary
+
+log = logging.getLogger(__name__)
+
+_MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema.
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE feeds (
+        key TEXT PRIMARY KEY,
+        url TEXT,
+        title TEXT,
+        etag TEXT,
+        last_modified TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        last_success TEXT,
+        last_error TEXT,
+        failing_since TEXT,
+        next_attempt TEXT,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        reported TEXT,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE articles (
+        id TEXT PRIMARY KEY,
+        feed_key TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX articles_first_seen ON articles (first_seen);
+    CREATE TABLE digest_items (
+        date TEXT NOT NULL,
+        article_id TEXT NOT NULL,
+        PRIMARY KEY (date, article_id)
+    );
+    CREATE INDEX digest_items_article ON digest_items (article_id);
+    CREATE TABLE digests (
+        date TEXT PRIMARY KEY,
+        built_at TEXT NOT NULL,
+        title TEXT NOT NULL,
+        items INTEGER NOT NULL,
+        summary TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE summaries (
+        content_hash TEXT NOT NULL,
+        method TEXT NOT NULL,
+        sentences INTEGER NOT NULL,
+        language TEXT NOT NULL,
+        data TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (content_hash, method, sentences, language)
+    );
+    CREATE TABLE pages (
+        url TEXT PRIMARY KEY,
+        fetched_at TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE TABLE outbox (
+        date TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'failed')),
+        message_id TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        permanent INTEGER NOT NULL DEFAULT 0,
+        next_attempt TEXT,
+        last_error TEXT,
+        reply TEXT,
+        sent_at TEXT,
+        claimed_by TEXT,
+        claimed_at TEXT,
+        PRIMARY KEY (date, recipient)
+    );
+    """,
+)
+
+# A row left in 'sending' this long (a crash mid-send) is due again; the stable
+# Message-ID lets the receiver collapse the duplicate if the first attempt got through.
+STALE_SENDING = dt.timedelta(minutes=15)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def _dt(value: str | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromisoformat(value)
+
+
+def article_to_json(article: Article) -> str:
+    """Serialise an article for the store (dates as ISO 8601)."""
+    data = asdict(article)
+    data["published"] = _iso(article.published)
+    return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+
+def article_from_json(text: str) -> Article:
+    """Inverse of :func:`article_to_json`; unknown keys from newer versions are ignored."""
+    data = json.loads(text)
+    image = data.get("image")
+    fields = set(Article.__dataclass_fields__)
+    data = {k: v for k, v in data.items() if k in fields}
+    data["published"] = _dt(data.get("published"))
+    data["image"] = Image(**image) if image else None
+    return Article(**data)
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the store remembers about one feed between runs."""
+
+    key: str
+    url: str | None
+    title: str | None
+    etag: str | None
+    last_modified: str | None
+    consecutive_failures: int
+    last_success: dt.datetime | None
+    last_error: str | None
+    failing_since: dt.datetime | None
+    next_attempt: dt.datetime | None
+    disabled: bool
+    reported: str | None
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One delivery: a digest date to one recipient."""
+
+    date: dt.date
+    recipient: str
+    status: str
+    message_id: str
+    attempts: int
+    permanent: bool
+    next_attempt: dt.datetime | None
+    last_error: str | None
+    reply: str | None
+    sent_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class DigestRecord:
+    date: dt.date
+    built_at: dt.datetime
+    title: str
+    items: int
+    summary: str
+
+
+class Store:
+    """The SQLite state file. Open with :func:`open_store` or ``Store(path)``; close when done."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        try:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE) so two processes
+            # serialise their writes instead of failing on a lock upgrade.
+            self.conn = sqlite3.connect(
+                str(path), timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{path}: the state database cannot be used ({exc}); move it aside to start afresh"
+            ) from None
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(_MIGRATIONS):
+            raise StoreError(
+                f"{self.path}: written by a newer digest (schema {version}); upgrade digest"
+            )
+        for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+            with self.transaction() as conn:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
+
+    # -- key/value facts ---------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # -- feeds -------------------------------------------------------------------------
+
+    def feed_state(self, key: str) -> FeedState | None:
+        row = self.conn.execute("SELECT * FROM feeds WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        return FeedState(
+            key=row["key"],
+            url=row["url"],
+            title=row["title"],
+            etag=row["etag"],
+            last_modified=row["last_modified"],
+            consecutive_failures=row["consecutive_failures"],
+            last_success=_dt(row["last_success"]),
+            last_error=row["last_error"],
+            failing_since=_dt(row["failing_since"]),
+            next_attempt=_dt(row["next_attempt"]),
+            disabled=bool(row["disabled"]),
+            reported=row["reported"],
+        )
+
+    def feed_states(self) -> list[FeedState]:
+        keys = [r[0] for r in self.conn.execute("SELECT key FROM feeds ORDER BY key")]
+        return [s for s in (self.feed_state(k) for k in keys) if s is not None]
+
+    def save_feed_state(self, state: FeedState, now: dt.datetime) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                """INSERT INTO feeds (key, url, title, etag, last_modified,
+                       consecutive_failures, last_success, last_error, failing_since,
+                       next_attempt, disabled, reported, updated_at)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
+                   ON CONFLICT(key) DO UPDATE SET url=excluded.url, title=excluded.title,
+                       etag=excluded.etag, last_modified=excluded.last_modified,
+                       consecutive_failures=excluded.consecutive_failures,
+                       last_success=excluded.last_success, last_error=excluded.last_error,
+                       failing_since=excluded.failing_since,
+                       next_attempt=excluded.next_attempt, disabled=excluded.disabled,
+                       reported=excluded.reported, updated_at=excluded.updated_at""",
+                (
+                    state.key,
+                    state.url,
+                    state.title,
+                    state.etag,
+                    state.last_modified,
+                    state.consecutive_failures,
+                    _iso(state.last_success),
+                    state.last_error,
+                    _iso(state.failing_since),
+                    _iso(state.next_attempt),
+                    int(state.disabled),
+                    state.reported,
+                    _iso(now),
+                ),
+            )
+
+    # -- articles ----------------------------------------------------------------------
+
+    def add_articles(
+        self, articles: Iterable[tuple[Article, str]], now: dt.datetime
+    ) -> dict[str, dt.datetime]:
+        """Record articles (with their content hash); return id -> first-seen time for all.
+
+        An article seen before keeps its first-seen time; its stored copy is refreshed so a
+        rebuild shows the latest text, but it is never "new" again.
+        """
+        first_seen: dict[str, dt.datetime] = {}
+        with self.transaction() as conn:
+            for article, content_hash in articles:
+                row = conn.execute(
+                    "SELECT first_seen FROM articles WHERE id = ?", (article.id,)
+                ).fetchone()
+                if row is None:
+                    conn.execute(
+                        "INSERT INTO articles (id, feed_key, first_seen, content_hash, data) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (
+                            article.id,
+                            article.feed_key,
+                            _iso(now),
+                            content_hash,
+                            article_to_json(article),
+                        ),
+                    )
+                    first_seen[article.id] = now
+                else:
+                    conn.execute(
+                        "UPDATE articles SET content_hash = ?, data = ? WHERE id = ?",
+                        (content_hash, article_to_json(article), article.id),
+                    )
+                    first_seen[article.id] = _dt(row[0]) or now
+        return first_seen
+
+    def first_seen(self, ids: Sequence[str]) -> dict[str, dt.datetime]:
+        out: dict[str, dt.datetime] = {}
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(
+                f"SELECT id, first_seen FROM articles WHERE id IN ({marks})", chunk
+            ):
+                out[row[0]] = dt.datetime.fromisoformat(row[1])
+        return out
+
+    def undigested_articles(
+        self, before: dt.datetime, feed_keys: Iterable[str] | None = None
+    ) -> list[tuple[Article, dt.datetime]]:
+        """Stored articles first seen before ``before`` that are in no digest yet."""
+        rows = self.conn.execute(
+            "SELECT a.data, a.first_seen, a.feed_key FROM articles a "
+            "WHERE a.first_seen <= ? AND NOT EXISTS "
+            "(SELECT 1 FROM digest_items d WHERE d.article_id = a.id) ORDER BY a.first_seen",
+            (_iso(before),),
+        ).fetchall()
+        keys = None if feed_keys is None else set(feed_keys)
+        return [
+            (article_from_json(r[0]), dt.datetime.fromisoformat(r[1]))
+            for r in rows
+            if keys is None or r[2] in keys
+        ]
+
+    def digest_dates_of(self, ids: Sequence[str]) -> dict[str, dt.date]:
+        """For each id already in a digest, the earliest digest date it went into."""
+        out: dict[str, dt.date] = {}
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(
+                f"SELECT article_id, MIN(date) FROM digest_items "
+                f"WHERE article_id IN ({marks}) GROUP BY article_id",
+                chunk,
+            ):
+                out[row[0]] = dt.date.fromisoformat(row[1])
+        return out
+
+    def digest_articles(self, date: dt.date) -> list[tuple[Article, dt.datetime]]:
+        """The articles recorded in the digest of ``date`` (to rebuild it unchanged)."""
+        rows = self.conn.execute(
+            "SELECT a.data, a.first_seen FROM digest_items d JOIN articles a "
+            "ON a.id = d.article_id WHERE d.date = ?",
+            (date.isoformat(),),
+        ).fetchall()
+        return [(article_from_json(r[0]), dt.datetime.fromisoformat(r[1])) for r in rows]
+
+    def record_digest(
+        self,
+        date: dt.date,
+        article_ids: Sequence[str],
+        *,
+        title: str,
+        summary: str,
+        built_at: dt.datetime,
+    ) -> None:
+        """Remember which articles went into the digest of ``date`` (idempotent)."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO digest_items (date, article_id) VALUES (?, ?)",
+                [(date.isoformat(), i) for i in article_ids],
+            )
+            count = conn.execute(
+                "SELECT COUNT(*) FROM digest_items WHERE date = ?", (date.isoformat(),)
+            ).fetchone()[0]
+            conn.execute(
+                "INSERT INTO digests (date, built_at, title, items, summary) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(date) DO UPDATE SET built_at=excluded.built_at, "
+                "title=excluded.title, items=excluded.items, summary=excluded.summary",
+                (date.isoformat(), _iso(built_at), title, count, summary),
+            )
+
+    def digests(self, limit: int = 366) -> list[DigestRecord]:
+        """Built digests, newest first."""
+        return [
+            DigestRecord(
+                date=dt.date.fromisoformat(r["date"]),
+                built_at=dt.datetime.fromisoformat(r["built_at"]),
+                title=r["title"],
+                items=r["items"],
+                summary=r["summary"],
+            )
+            for r in self.conn.execute("SELECT * FROM digests ORDER BY date DESC LIMIT ?", (limit,))
+        ]
+
+    # -- caches ------------------------------------------------------------------------
+
+    def get_summary(
+        self, content_hash: str, method: str, sentences: int, language: str
+    ) -> Summary | None:
+        row = self.conn.execute(
+            "SELECT data FROM summaries WHERE content_hash=? AND method=? AND sentences=? "
+            "AND language=?",
+            (content_hash, method, sentences, language),
+        ).fetchone()
+        if row is None:
+            return None
+        data = json.loads(row[0])
+        return Summary(
+            sentences=tuple(data["sentences"]), method=data["method"], language=data["language"]
+        )
+
+    def put_summaries(
+        self,
+        entries: Iterable[tuple[str, int, str, Summary]],
+        now: dt.datetime,
+    ) -> None:
+        """Cache summaries: (content_hash, sentences, requested language, summary)."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO summaries "
+                "(content_hash, method, sentences, language, data, created_at) "
+                "VALUES (?,?,?,?,?,?)",
+                [
+                    (
+                        h,
+                        s.method,
+                        n,
+                        lang,
+                        json.dumps(
+                            {
+                                "sentences": list(s.sentences),
+                                "method": s.method,
+                                "language": s.language,
+                            },
+                            ensure_ascii=False,
+                        ),
+                        _iso(now),
+                    )
+                    for h, n, lang, s in entries
+                ],
+            )
+
+    def get_page(self, url: str) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT data FROM pages WHERE url = ?", (url,)).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def put_page(self, url: str, data: dict[str, Any], now: dt.datetime) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO pages (url, fetched_at, data) VALUES (?, ?, ?)",
+                (url, _iso(now), json.dumps(data, ensure_ascii=False)),
+            )
+
+    # -- retention ---------------------------------------------------------------------
+
+    def prune(self, now: dt.datetime, retention_days: int) -> int:
+        """Drop articles, caches and old digest records past retention; vacuum weekly.
+
+        Returns the number of articles removed. Articles of digests inside the window stay,
+        so a recent digest can always be rebuilt.
+        """
+        cutoff = _iso(now - dt.timedelta(days=retention_days))
+        cutoff_date = (now - dt.timedelta(days=retention_days)).date().isoformat()
+        with self.transaction() as conn:
+            removed = conn.execute(
+                "DELETE FROM articles WHERE first_seen < ? AND NOT EXISTS "
+                "(SELECT 1 FROM digest_items d WHERE d.article_id = articles.id "
+                "AND d.date >= ?)",
+                (cutoff, cutoff_date),
+            ).rowcount
+            conn.execute("DELETE FROM digest_items WHERE date < ?", (cutoff_date,))
+            conn.execute("DELETE FROM summaries WHERE created_at < ?", (cutoff,))
+            conn.execute("DELETE FROM pages WHERE fetched_at < ?", (cutoff,))
+            conn.execute(
+                "DELETE FROM outbox WHERE date < ? AND status IN ('sent', 'failed')",
+                (cutoff_date,),
+            )
+        last = self.get_meta("last_vacuum")
+        if last is None or _dt(last) is None or now - (_dt(last) or now) > dt.timedelta(days=7):
+            self.conn.execute("VACUUM")
+            self.set_meta("last_vacuum", _iso(now) or "")
+        return removed
+
+    # -- outbox ------------------------------------------------------------------------
+
+    def outbox_add(
+        self, date: dt.date, recipients: Iterable[str], message_id_for: Callable[[str], str]
+    ) -> None:
+        """Create a pending row per recipient unless one exists (then it is left alone)."""
+        with self.transaction() as conn:
+            for recipient in recipients:
+                conn.execute(
+                    "INSERT OR IGNORE INTO outbox (date, recipient, status, message_id) "
+                    "VALUES (?, ?, 'pending', ?)",
+                    (date.isoformat(), recipient, message_id_for(recipient)),
+                )
+
+    def outbox_force(
+        self, date: dt.date, recipients: Iterable[str], message_id_for: Callable[[str], str]
+    ) -> None:
+        """Make rows pending again with a new Message-ID (a deliberate resend)."""
+        with self.transaction() as conn:
+            for recipient in recipients:
+                conn.execute(
+                    "INSERT INTO outbox (date, recipient, status, message_id) "
+                    "VALUES (?, ?, 'pending', ?) ON CONFLICT(date, recipient) DO UPDATE SET "
+                    "status='pending', message_id=excluded.message_id, permanent=0, "
+                    "next_attempt=NULL, last_error=NULL, claimed_by=NULL, claimed_at=NULL",
+                    (date.isoformat(), recipient, message_id_for(recipient)),
+                )
+
+    def outbox_claim(
+        self, now: dt.datetime, owner: str, date: dt.date | None = None
+    ) -> list[OutboxRow]:
+        """Atomically mark every due row 'sending' for ``owner`` and return them.
+
+        Due: pending; failed (temporary) whose next attempt has come; or 'sending' left
+        behind by a crashed process for longer than STALE_SENDING. Two processes never
+        claim the same row: the claim is one IMMEDIATE transaction.
+        """
+        stale = _iso(now - STALE_SENDING)
+        with self.transaction() as conn:
+            query = (
+                "SELECT date, recipient FROM outbox WHERE (status = 'pending' "
+                "OR (status = 'failed' AND permanent = 0 AND "
+                "(next_attempt IS NULL OR next_attempt <= ?)) "
+                "OR (status = 'sending' AND claimed_at <= ?))"
+            )
+            params: list[Any] = [_iso(now), stale]
+            if date is not None:
+                query += " AND date = ?"
+                params.append(date.isoformat())
+            keys = conn.execute(query + " ORDER BY date, recipient", params).fetchall()
+            for d, r in keys:
+                conn.execute(
+                    "UPDATE outbox SET status='sending', claimed_by=?, claimed_at=?, "
+                    "attempts = attempts + 1 WHERE date=? AND recipient=?",
+                    (owner, _iso(now), d, r),
+                )
+        return [row for d, r in keys if (row := self._outbox_row(d, r)) is not None]
+
+    def outbox_sent(self, date: dt.date, recipient: str, reply: str, now: dt.datetime) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET status='sent', reply=?, sent_at=?, last_error=NULL, "
+                "next_attempt=NULL, claimed_by=NULL WHERE date=? AND recipient=?",
+                (reply, _iso(now), date.isoformat(), recipient),
+            )
+
+    def outbox_failed(
+        self,
+        date: dt.date,
+        recipient: str,
+        error: str,
+        *,
+        permanent: bool,
+        next_attempt: dt.datetime | None,
+    ) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET status='failed', last_error=?, permanent=?, next_attempt=?, "
+                "claimed_by=NULL WHERE date=? AND recipient=?",
+                (error, int(permanent), _iso(next_attempt), date.isoformat(), recipient),
+            )
+
+    def outbox_rows(self, date: dt.date | None = None) -> list[OutboxRow]:
+        if date is None:
+            keys = self.conn.execute(
+                "SELECT date, recipient FROM outbox ORDER BY date DESC, recipient"
+            ).fetchall()
+        else:
+            keys = self.conn.execute(
+                "SELECT date, recipient FROM outbox WHERE date = ? ORDER BY recipient",
+                (date.isoformat(),),
+            ).fetchall()
+        return [row for d, r in keys if (row := self._outbox_row(d, r)) is not None]
+
+    def _outbox_row(self, date: str, recipient: str) -> OutboxRow | None:
+        r = self.conn.execute(
+            "SELECT * FROM outbox WHERE date=? AND recipient=?", (date, recipient)
+        ).fetchone()
+        if r is None:
+            return None
+        return OutboxRow(
+            date=dt.date.fromisoformat(r["date"]),
+            recipient=r["recipient"],
+            status=r["status"],
+            message_id=r["message_id"],
+            attempts=r["attempts"],
+            permanent=bool(r["permanent"]),
+            next_attempt=_dt(r["next_attempt"]),
+            last_error=r["last_error"],
+            reply=r["reply"],
+            sent_at=_dt(r["sent_at"]),
+        )
+
+    # -- process lock --------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self, *, wait: bool = True) -> Iterator[None]:
+        """An exclusive lock beside the state file, so two jobs never overlap.
+
+        With ``wait=False`` a held lock raises LockError at once.
+        """
+        lock_path = Path(f"{self.path}.lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            flags = fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB)
+            try:
+                fcntl.flock(fd, flags)
+            except BlockingIOError:
+                raise LockError(
+                    f"another digest process is using {self.path}; wait for it to finish"
+                ) from None
+            yield
+        finally:
+            os.close(fd)
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def open_store(path: Path, *, read_only: bool = False) -> Store:
+    """Open the state file; ``read_only`` (dry runs) works on a throw-away copy if it exists.
+
+    A dry run must change nothing, not even a migration, so it reads a private in-memory
+    copy of the database.
+    """
+    if not read_only:
+        return Store(path)
+    store = Store(":memory:")
+    if path.exists():
+        try:
+            source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: cannot be read ({exc})") from None
+        try:
+            source.backup(store.conn)
+        finally:
+            source.close()
+        store._migrate()
+    return store

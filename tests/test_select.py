@@ -1,0 +1,160 @@
+"""The editorial step: same story merged once, caps, ranking, sections."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from digest.models import Article, Summary
+from digest.select import Candidate, cluster, reading_minutes, select
+
+NOW = dt.datetime(2026, 11, 26, 0, 0, tzinfo=dt.UTC)
+
+
+def cand(
+    title: str,
+    lead: str,
+    *,
+    feed: str = "A",
+    lang: str = "en",
+    hours: float = 1,
+    weight: float = 1.0,
+    category: str | None = None,
+    full_text: bool = False,
+    pinned: bool = False,
+) -> Candidate:
+    article = Article(
+        id=f"{feed}:{title}",
+        feed=feed,
+        feed_key=feed,
+        title=title,
+        link=f"https://{feed.lower()}.example/{abs(hash(title))}",
+        published=NOW - dt.timedelta(hours=hours),
+        text=lead,
+        language=lang,
+        weight=weight,
+        category=category,
+        full_text=full_text,
+    )
+    return Candidate(
+        article, Summary((lead,), "lead", lang), NOW - dt.timedelta(hours=hours), pinned
+    )
+
+
+def test_rewrites_of_one_story_are_merged_and_sources_listed() -> None:
+    items = [
+        cand(
+            "Putin to visit North Korea for talks with Kim Jong Un",
+            "Russian President Vladimir Putin will visit North Korea for talks with Kim Jong Un.",
+            feed="Wire",
+        ),
+        cand(
+            "Putin will visit North Korea, Kremlin says, for talks with Kim",
+            "Vladimir Putin will travel to North Korea for talks with leader Kim Jong Un.",
+            feed="Paper",
+            full_text=True,
+        ),
+        cand(
+            "Apple releases a new MacBook Air",
+            "Apple today released a new MacBook Air with a faster chip.",
+            feed="Tech",
+        ),
+    ]
+    groups = sorted(sorted(g) for g in cluster(items))
+    assert groups == [[0, 1], [2]]
+    selection = select(items, now=NOW, max_items=10, max_items_per_feed=10)
+    merged = [i for s in selection.sections for i in s.items if i.also_covered_by]
+    assert len(merged) == 1
+    # The full-text article represents the story; the other feed is listed.
+    assert merged[0].article.feed == "Paper" and merged[0].also_covered_by == ("Wire",)
+
+
+def test_two_languages_on_one_story_are_not_merged() -> None:
+    items = [
+        cand("Putin visits North Korea", "Putin will visit North Korea on 18 June.", lang="en"),
+        cand(
+            "Putin mengunjungi Korea Utara",
+            "Putin akan mengunjungi Korea Utara pada 18 Juni.",
+            lang="id",
+            feed="B",
+        ),
+    ]
+    assert sorted(len(g) for g in cluster(items)) == [1, 1]
+
+
+def test_different_stories_on_one_topic_stay_apart() -> None:
+    items = [
+        cand("Apple releases a new MacBook Air", "Apple released a MacBook Air with an M4 chip."),
+        cand(
+            "Apple faces EU fine over App Store",
+            "The EU fined Apple over App Store rules.",
+            feed="B",
+        ),
+    ]
+    assert sorted(len(g) for g in cluster(items)) == [1, 1]
+
+
+def test_caps_cut_the_lowest_ranked_and_count_them() -> None:
+    items = [cand(f"Story number {n} about topic {n}", f"Lead {n}.", hours=n) for n in range(8)]
+    items += [
+        cand(f"Other feed story {n} on {n}", f"Other {n}.", feed="B", hours=n) for n in range(3)
+    ]
+    selection = select(items, now=NOW, max_items=6, max_items_per_feed=4, top_n=0)
+    per_feed = select(items, now=NOW, max_items=60, max_items_per_feed=4, top_n=0)
+    assert sum(s.more for s in per_feed.sections) == 4  # feed A's 8 items capped at 4
+    kept = [i.article.title for s in selection.sections for i in s.items]
+    assert len(kept) == 6
+    # Equally fresh items of both feeds alternate; the oldest of feed A are cut.
+    assert sum(1 for i in kept if i.startswith("Story")) == 3
+    assert "Story number 0 about topic 0" in kept  # the newest of feed A
+    assert selection.cut == 5
+    assert sum(s.more for s in selection.sections) == 5
+
+
+def test_pinned_items_survive_a_rebuild_even_past_the_caps() -> None:
+    items = [cand(f"Fresh {n} story words {n}", f"Lead {n}.", hours=0) for n in range(3)]
+    items.append(cand("Old pinned story", "Pinned lead.", hours=100, pinned=True))
+    selection = select(items, now=NOW, max_items=2, max_items_per_feed=2, top_n=0)
+    titles = [i.article.title for s in selection.sections for i in s.items]
+    assert "Old pinned story" in titles and len(titles) == 2
+
+
+def test_weight_and_sections_follow_the_config_order() -> None:
+    items = [
+        cand("Elections in France draw record turnout", "Voters.", feed="A", category="World"),
+        cand("New phone chip doubles battery life", "Chips.", feed="B", category="Tech"),
+    ]
+    selection = select(
+        items, now=NOW, max_items=10, max_items_per_feed=10, section_order=["World", "Tech"]
+    )
+    assert [s.title for s in selection.sections] == ["World", "Tech"]
+
+
+def test_reading_minutes() -> None:
+    assert reading_minutes("") == 1
+    assert reading_minutes("word " * 1100) == 5
+
+
+@pytest.mark.corpus
+def test_same_story_from_two_real_feeds_is_merged(shared_data: Path) -> None:
+    # Daring Fireball publishes one feed as Atom and as JSON Feed: every entry appears twice
+    # under different feeds, and must collapse to one story each.
+    from digest.feeds import parse_feed
+    from digest.models import FeedSource
+    from digest.summarize import summarize
+
+    real = shared_data / "feeds" / "real"
+    candidates = []
+    for name in ("en-daringfireball-atom.xml", "en-daringfireball-jsonfeed.json"):
+        source = FeedSource(path=real / name, name=name)
+        parsed = parse_feed((real / name).read_bytes(), source, now=NOW)
+        for article in parsed.articles[:10]:
+            summary = summarize(article.text, title=article.title, language="en", method="lead")
+            candidates.append(Candidate(article, summary, NOW))
+    groups = cluster(candidates)
+    assert len(candidates) == 20
+    # Each Atom entry pairs with its JSON Feed twin (ids may differ between the formats).
+    assert sum(1 for g in groups if len(g) == 2) >= 8, json.dumps([len(g) for g in groups])
