@@ -236,18 +236,14 @@ def summarize(
     count = sentences or config.summary.sentences
     chosen = method or config.summary.method
     lang = (language or config.summary.language).lower()
-    stream = (
-        click.get_text_stream("stdin")
-        if source == "-"
-        else click.open_file(source, encoding="utf-8", errors="replace")
-    )
+    # "-" is stdin; undecodable bytes become U+FFFD rather than stopping a long batch.
+    stream = click.open_file(source, encoding="utf-8", errors="replace")
     if not jsonl:
         summary = summarize_text(stream.read(), language=lang, sentences=count, method=chosen)
         for sentence in summary.sentences:
             click.echo(sentence)
         return
     bad = 0
-    out = click.get_text_stream("stdout")
     for number, line in enumerate(stream, start=1):
         if not line.strip():
             continue
@@ -274,19 +270,15 @@ def summarize(
             sentences=count,
             method=chosen,
         )
-        out.write(
-            json.dumps(
-                {
-                    "id": ident,
-                    "lang": summary.language,
-                    "method": summary.method,
-                    "summary": list(summary.sentences),
-                },
-                ensure_ascii=False,
-            )
-            + "\n"
-        )
-        out.flush()
+        record_out = {
+            "id": ident,
+            "lang": summary.language,
+            "method": summary.method,
+            "summary": list(summary.sentences),
+        }
+        # One line per input, flushed, so a consumer can stream through a pipe.
+        click.echo(json.dumps(record_out, ensure_ascii=False))
+        sys.stdout.flush()
     if bad:
         sys.exit(1)
 
