@@ -26,7 +26,7 @@ test: lint
 
 # Rewrite the golden HTML/text files after an intended change to templates or rendering.
 golden: $(STAMP)
-	DIGEST_UPDATE_GOLDEN=1 $(BIN)/pytest tests/test_golden.py
+	DIGEST_UPDATE_GOLDEN=1 $(BIN)/pytest tests/test_golden.py tests/test_render_golden.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

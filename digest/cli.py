@@ -354,3 +354,13 @@ def extract(state: CliState, target: str, as_json: bool) -> None:
         click.echo(json.dumps(record, ensure_ascii=False))
     else:
         click.echo(page.text)
+
+
+def _register() -> None:
+    # Commands of the later stages live beside their library modules; the group is here.
+    from digest.cli_preview import preview
+
+    main.add_command(preview)
+
+
+_register()

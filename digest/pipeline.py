@@ -380,6 +380,7 @@ def add_full_text(
         per_host=config.fetch.per_host,
         cache=StoreExtractCache(store, now, write=record),
         typical_chars_for=lambda a: typical.get(a.feed_key),
+        user_agent=config.fetch.user_agent,
     )
 
 
@@ -573,11 +574,22 @@ def render(config: Config, digest: Digest) -> RenderedDigest:
     )
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` so readers see the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp makes the file private; a published digest gets the usual permissions.
+        os.chmod(tmp, 0o666 & ~_UMASK)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
         os.replace(tmp, path)

@@ -215,8 +215,19 @@ def select(
         per_feed[feed] += 1
         kept.append(item)
 
-    top = tuple(kept[:top_n]) if len(kept) > top_n + 2 else ()
-    rest = kept[len(top) :]
+    # Top stories: the best-ranked item of different feeds, so one prolific feed does not
+    # take the whole head of the email; only worth it when something remains below.
+    top_list: list[DigestItem] = []
+    if len(kept) > top_n + 2:
+        feeds_on_top: set[str] = set()
+        for item in kept:
+            if len(top_list) == top_n:
+                break
+            if item.article.feed not in feeds_on_top:
+                feeds_on_top.add(item.article.feed)
+                top_list.append(item)
+    top = tuple(top_list)
+    rest = [item for item in kept if item not in top_list]
     grouped: dict[str, list[DigestItem]] = defaultdict(list)
     for item in rest:
         grouped[_section_of(item)].append(item)

@@ -158,3 +158,17 @@ def test_same_story_from_two_real_feeds_is_merged(shared_data: Path) -> None:
     assert len(candidates) == 20
     # Each Atom entry pairs with its JSON Feed twin (ids may differ between the formats).
     assert sum(1 for g in groups if len(g) == 2) >= 8, json.dumps([len(g) for g in groups])
+
+
+def test_top_stories_come_from_different_feeds() -> None:
+    items = [
+        cand(f"Busy feed story {n} words{n}", f"L{n}.", feed="Busy", hours=0) for n in range(6)
+    ]
+    items += [
+        cand(f"Quiet feed story {n} other{n}", f"Q{n}.", feed="Quiet", hours=5) for n in range(2)
+    ]
+    items += [cand("Third feed only story", "T.", feed="Third", hours=9)]
+    selection = select(items, now=NOW, max_items=20, max_items_per_feed=10, top_n=3)
+    assert [i.article.feed for i in selection.top] == ["Busy", "Quiet", "Third"]
+    rest = [i for s in selection.sections for i in s.items]
+    assert len(rest) + len(selection.top) == len(items)

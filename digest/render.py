@@ -1,0 +1,865 @@
+"""Render a :class:`~digest.models.Digest` into the email's HTML and text parts, the archive
+page and the Atom feed of past digests.
+
+Rendering is a pure function of its arguments. Everything that came from a feed is treated as
+text: templates autoescape it, and the view built here has already cleaned it (entities
+decoded once, stray tags and control characters removed) and kept only http(s) links. The one
+way to put feed HTML into a template is the ``sanitize`` filter, which runs nh3 with a small
+allow-list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import html as html_lib
+import importlib.resources
+import math
+import re
+import textwrap
+import unicodedata
+import urllib.parse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import css_inline
+import jinja2
+import nh3
+from markupsafe import Markup
+
+from digest import i18n
+from digest.errors import RenderError
+from digest.models import Article, Digest, DigestItem, DigestSection, FeedProblem, Image
+
+__all__ = [
+    "ArchiveEntry",
+    "RenderedDigest",
+    "clean_text",
+    "format_subject",
+    "make_environment",
+    "render_archive",
+    "render_atom",
+    "render_digest",
+    "safe_url",
+    "sanitize_html",
+]
+
+HTML_TEMPLATE = "digest.html"
+TEXT_TEMPLATE = "digest.txt"
+ARCHIVE_TEMPLATE = "archive.html"
+ATOM_TEMPLATE = "feed.xml"
+
+TEXT_WIDTH = 72
+# Widest image inside the 600 px column (the card has 24 px of padding on each side).
+IMAGE_MAX_WIDTH = 552
+# Smaller pictures are trackers, icons or spacers, not illustrations.
+IMAGE_MIN_SIDE = 80
+PREHEADER_CHARS = 140
+
+
+@dataclass(frozen=True)
+class RenderedDigest:
+    """The two parts of the email: ``html`` (CSS inlined, ready to send) and ``text``."""
+
+    html: str
+    text: str
+    subject: str | None = None
+
+
+@dataclass(frozen=True)
+class ArchiveEntry:
+    """One past digest as listed in ``index.html`` and ``feed.xml``.
+
+    ``href`` is relative to the archive (``"2026-11-26.html"``); ``summary`` lists the top
+    headlines. ``updated`` defaults to midnight UTC of ``date`` in the Atom feed.
+    """
+
+    date: dt.date
+    title: str
+    href: str
+    items: int
+    summary: str
+    updated: dt.datetime | None = None
+
+
+# --------------------------------------------------------------------------- cleaning
+
+
+# Only real HTML element names count as markup: "Vector<T>" or "<D>" in a headline is text.
+_HTML_ELEMENTS = (
+    "a|abbr|acronym|address|applet|area|article|aside|audio|b|base|basefont|bdi|bdo|bgsound|big|"
+    "blink|blockquote|body|br|button|canvas|caption|center|cite|code|col|colgroup|data|datalist|"
+    "dd|del|details|dfn|dialog|dir|div|dl|dt|em|embed|fieldset|figcaption|figure|font|footer|"
+    "form|frame|frameset|h[1-6]|head|header|hgroup|hr|html|i|iframe|ilayer|image|img|input|ins|"
+    "isindex|kbd|keygen|label|layer|legend|li|link|listing|main|map|mark|marquee|math|menu|"
+    "menuitem|meta|meter|nav|nobr|noembed|noframes|noscript|object|ol|optgroup|option|output|p|"
+    "param|picture|plaintext|portal|pre|progress|q|rp|rt|ruby|s|samp|script|search|section|"
+    "select|slot|small|source|spacer|span|strike|strong|style|sub|summary|sup|svg|table|tbody|td|"
+    "template|textarea|tfoot|th|thead|time|title|tr|track|tt|u|ul|var|video|wbr|xml|xmp"
+)
+# Known elements in any case, and any lower-case name ("<command/>", Word's "<o:p>"); an
+# upper-case unknown name ("<T>") is left as text. A tag cut off at the end of a truncated
+# teaser ("... <img src=x") goes too.
+_TAG = re.compile(
+    rf"</?(?:(?i:{_HTML_ELEMENTS})|[a-z][a-z0-9:-]*)(?:\s[^<>]*)?(?:/?>|$)"
+    r"|<!--.*?(?:-->|$)|<!\[CDATA\[|\]\]>|<![A-Za-z][^<>]*>|<\?[^<>]*\?>",
+    re.S,
+)
+_SCRIPT_BODY = re.compile(r"<(script|style)\b[^>]*>.*?(?:</\1\s*>|$)", re.S | re.I)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u2028\u2029\ufeff]")
+_SPACES = re.compile(r"\s+")
+
+
+_INLINE_ELEMENTS = frozenset(
+    [
+        "a",
+        "abbr",
+        "b",
+        "big",
+        "cite",
+        "code",
+        "del",
+        "em",
+        "font",
+        "i",
+        "ins",
+        "kbd",
+        "mark",
+        "q",
+        "s",
+        "samp",
+        "small",
+        "span",
+        "strike",
+        "strong",
+        "sub",
+        "sup",
+        "time",
+        "tt",
+        "u",
+        "var",
+        "wbr",
+    ]
+)
+
+
+def _tag_gap(match: re.Match[str]) -> str:
+    """Nothing for an inline tag ("<b>un</b>veil" stays one word), a space for a block one."""
+    name = re.match(r"</?([A-Za-z0-9]+)", match.group(0))
+    return "" if name and name.group(1).lower() in _INLINE_ELEMENTS else " "
+
+
+def clean_text(value: str | None) -> str:
+    """Feed text made presentable: entities decoded, tags and controls removed, one line.
+
+    Feeds double-escape and leave markup in titles; the reader should see neither
+    ``&amp;amp;`` nor ``<b>``. The result is still plain text that templates escape.
+    """
+    if not value:
+        return ""
+    text = value
+    # Feeds escape twice now and then ("&amp;amp;"); decode until stable, at most three times.
+    for _ in range(3):
+        decoded = html_lib.unescape(text)
+        if decoded == text:
+            break
+        text = decoded
+    # A script's or style's body is not text the reader should see.
+    text = _SCRIPT_BODY.sub(" ", text)
+    text = _TAG.sub(_tag_gap, text)
+    text = _CONTROL.sub("", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+_HOST = re.compile(r"[a-z0-9_](?:[a-z0-9._-]*[a-z0-9_])?|[0-9a-f:.]*:[0-9a-f:.]*")
+
+
+def _ascii_host(host: str) -> str | None:
+    """The hostname in ASCII (punycode), so a homoglyph domain shows as what it is; None when
+    it is not a plausible DNS name or IP address."""
+    host = host.rstrip(".").lower()
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    return host if _HOST.fullmatch(host) else None
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` normalised when it is an absolute http(s) URL, else None.
+
+    Drops javascript:, data:, relative and scheme-less URLs, credentials (``https://bank@evil``)
+    and non-ASCII hostnames (written as punycode instead). Whitespace and control characters
+    that browsers silently strip (``java\\tscript:``) are removed before the scheme is read.
+    """
+    if not url:
+        return None
+    candidate = _CONTROL.sub("", re.sub(r"[\t\n\r ]", "", html_lib.unescape(url.strip())))
+    try:
+        parts = urllib.parse.urlsplit(candidate)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    host = _ascii_host(parts.hostname)
+    if host is None:
+        return None
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+    # Re-quote so no quote, angle bracket or non-ASCII character survives in the href.
+    path = urllib.parse.quote(parts.path, safe="/%:@!$&()*+,;=-._~")
+    query = urllib.parse.quote(parts.query, safe="/%:@!$&()*+,;=-._~?")
+    fragment = urllib.parse.quote(parts.fragment, safe="/%:@!$&()*+,;=-._~?")
+    return urllib.parse.urlunsplit((parts.scheme.lower(), netloc, path or "/", query, fragment))
+
+
+_ALLOWED_TAGS = {
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "cite",
+    "code",
+    "em",
+    "i",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "q",
+    "s",
+    "small",
+    "strong",
+    "sub",
+    "sup",
+    "u",
+    "ul",
+}
+
+
+def _filter_attribute(element: str, attribute: str, value: str) -> str | None:
+    if element == "a" and attribute == "href":
+        return safe_url(value)
+    return value
+
+
+def sanitize_html(fragment: str | None) -> Markup:
+    """Feed HTML reduced to harmless inline markup (nh3 allow-list): no images, styles,
+    scripts, event handlers or non-http(s) links. The only way feed HTML may reach a template.
+    """
+    if not fragment:
+        return Markup("")
+    cleaned = nh3.clean(
+        fragment,
+        tags=_ALLOWED_TAGS,
+        attributes={"a": {"href", "title"}, "abbr": {"title"}},
+        url_schemes={"http", "https"},
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+        attribute_filter=_filter_attribute,
+    )
+    return Markup(cleaned)
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def _builtin_templates_dir() -> Path:
+    """The folder of the built-in templates (the ``digest.templates`` package)."""
+    try:
+        root = importlib.resources.files("digest.templates")
+    except ModuleNotFoundError:  # a source tree without the package mapping
+        return Path(__file__).resolve().parent.parent / "templates"
+    return Path(str(root))
+
+
+def _wrap(value: str, width: int = TEXT_WIDTH, indent: str = "", first: str | None = None) -> str:
+    """Jinja filter: ``textwrap.fill`` that never breaks words or URLs."""
+    return textwrap.fill(
+        value,
+        width=width,
+        initial_indent=indent if first is None else first,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def make_environment(templates_dir: Path | None) -> jinja2.Environment:
+    """A Jinja environment: templates in ``templates_dir`` first, then the built-in ones.
+
+    Autoescape is on for .html and .xml, undefined names raise, and the filters ``wrap``,
+    ``sanitize`` and ``safe_url`` are available to user templates.
+    """
+    loaders: list[jinja2.BaseLoader] = []
+    if templates_dir is not None:
+        loaders.append(jinja2.FileSystemLoader(str(templates_dir)))
+    loaders.append(jinja2.FileSystemLoader(str(_builtin_templates_dir())))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=jinja2.select_autoescape(
+            enabled_extensions=("html", "htm", "xml"), default_for_string=True
+        ),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["wrap"] = _wrap
+    env.filters["sanitize"] = sanitize_html
+    env.filters["safe_url"] = safe_url
+    return env
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(templates_dir: Path | None) -> jinja2.Environment:
+    """A shared environment per folder; Jinja re-reads a template whose file changed."""
+    return make_environment(templates_dir)
+
+
+def _template_location(filename: str | None, templates_dir: Path | None) -> str:
+    if not filename:
+        return "template"
+    path = Path(filename)
+    if templates_dir is not None:
+        try:
+            path.resolve().relative_to(Path(templates_dir).resolve())
+        except ValueError:
+            pass
+        else:
+            return str(path)
+    return f"built-in template {path.name}"
+
+
+def _error_frame(tb: TracebackType | None) -> tuple[str | None, int | None]:
+    """The innermost traceback frame that belongs to a template (Jinja rewrites them so)."""
+    found: tuple[str | None, int | None] = (None, None)
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if not name.endswith(".py") and not name.startswith("<"):
+            found = (name, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+def _render(
+    env: jinja2.Environment, name: str, templates_dir: Path | None, context: dict[str, Any]
+) -> str:
+    """Render template ``name``, turning any template mistake into a RenderError."""
+    try:
+        return env.get_template(name).render(context)
+    except jinja2.TemplateSyntaxError as exc:
+        where = _template_location(exc.filename, templates_dir)
+        raise RenderError(
+            f"{where} line {exc.lineno}: {exc.message} — fix the template or delete it to use "
+            "the built-in one"
+        ) from exc
+    except jinja2.TemplateNotFound as exc:
+        raise RenderError(
+            f"template {exc.name} not found in {templates_dir or 'the built-in templates'} — "
+            "restore it or remove templates_dir from config.yaml"
+        ) from exc
+    except (jinja2.UndefinedError, jinja2.TemplateError, TypeError, ValueError) as exc:
+        filename, line = _error_frame(exc.__traceback__)
+        if filename is None:
+            raise
+        where = _template_location(filename, templates_dir)
+        message = exc.message if isinstance(exc, jinja2.TemplateError) else str(exc)
+        raise RenderError(
+            f"{where} line {line}: {message} — fix the template or delete it to use the "
+            "built-in one"
+        ) from exc
+
+
+# --------------------------------------------------------------------------- view
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """What a template shows for one item; ``item`` is the original for custom templates."""
+
+    item: DigestItem
+    title: str
+    href: str | None
+    source: str
+    time: str | None
+    iso_time: str | None
+    reading: str
+    lang: str | None
+    dir: str
+    badge: str | None
+    summary: str
+    sentences: tuple[str, ...]
+    also: str | None
+    image: Image | None
+    number: int | None
+
+
+@dataclass(frozen=True)
+class SectionView:
+    section: DigestSection
+    title: str
+    items: tuple[ItemView, ...]
+    more: str | None
+    more_href: str | None
+    links: tuple[tuple[int, str], ...]
+
+
+@dataclass(frozen=True)
+class ProblemView:
+    feed: str
+    message: str
+    kind: str
+    kind_label: str
+
+
+def _zone(name: str) -> dt.tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+FALLBACK_TITLE_CHARS = 120
+
+
+def _fallback_title(sentences: tuple[str, ...], text: str, language: str) -> tuple[str, bool]:
+    """A headline for an untitled item, and whether it used up the first summary sentence.
+
+    A short first sentence becomes the headline (and leaves the summary); otherwise the first
+    words of the summary or text, cut with an ellipsis; "(untitled)" when there are none.
+    """
+    if sentences and len(sentences[0]) <= FALLBACK_TITLE_CHARS:
+        return sentences[0], True
+    words = (" ".join(sentences) or clean_text(text)).split()
+    if not words:
+        return i18n.label(language, "untitled"), False
+    head = " ".join(words[:12])
+    return head + ("…" if len(words) > 12 else ""), False
+
+
+def _image(image: Image | None, enabled: bool) -> Image | None:
+    """The article's picture scaled into the column, or None for trackers and bad URLs."""
+    if not enabled or image is None:
+        return None
+    url = safe_url(image.url)
+    if url is None or min(image.width, image.height) < IMAGE_MIN_SIDE:
+        return None
+    width = min(image.width, IMAGE_MAX_WIDTH)
+    height = max(1, round(image.height * width / image.width))
+    return Image(url=url, width=width, height=height, alt=clean_text(image.alt))
+
+
+class _Numbering:
+    """Link numbers for the text part, running through the whole digest."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def next(self) -> int:
+        self.n += 1
+        return self.n
+
+
+def _item_view(
+    item: DigestItem,
+    digest: Digest,
+    zone: dt.tzinfo,
+    numbering: _Numbering,
+    images: bool,
+) -> ItemView:
+    article: Article = item.article
+    lang_code = i18n.content_language(item.summary.language) or i18n.content_language(
+        article.language
+    )
+    reader = digest.language
+    sentences = tuple(s for s in (clean_text(s) for s in item.summary.sentences) if s)
+    title = clean_text(article.title)
+    if not title:
+        title, used = _fallback_title(sentences, article.text, reader)
+        if used:
+            sentences = sentences[1:]
+    href = safe_url(article.link)
+    time: str | None = None
+    iso_time: str | None = None
+    if article.published is not None:
+        published = article.published
+        if published.tzinfo is None:  # the contract says aware UTC; be lenient
+            published = published.replace(tzinfo=dt.UTC)
+        local = published.astimezone(zone)
+        time = i18n.local_time(local, digest.date, reader)
+        iso_time = local.isoformat(timespec="minutes")
+    badge = None
+    if lang_code and i18n.primary(lang_code) != i18n.primary(reader):
+        badge = i18n.language_name(lang_code, reader)
+    also_names = [n for n in (clean_text(n) for n in item.also_covered_by) if n]
+    also = (
+        i18n.label(reader, "also_covered_by", sources=i18n.join_names(also_names, reader))
+        if also_names
+        else None
+    )
+    return ItemView(
+        item=item,
+        title=title,
+        href=href,
+        source=clean_text(article.feed),
+        time=time,
+        iso_time=iso_time,
+        reading=i18n.reading_time(item.reading_minutes, reader),
+        lang=lang_code,
+        dir=i18n.text_direction(lang_code),
+        badge=badge,
+        summary=" ".join(sentences),
+        sentences=sentences,
+        also=also,
+        image=_image(article.image, images),
+        number=numbering.next() if href else None,
+    )
+
+
+def _more_line(section: DigestSection, items: Sequence[DigestItem], language: str) -> str | None:
+    if section.more <= 0:
+        return None
+    feeds = {clean_text(i.article.feed) for i in items}
+    # A section named after its one feed reads "and 3 more from Antara"; a category section
+    # names the category instead.
+    name = next(iter(feeds)) if len(feeds) == 1 else clean_text(section.title)
+    return i18n.label(language, "and_more", n=section.more, feed=name)
+
+
+def _preheader(top: Sequence[ItemView], sections: Sequence[SectionView]) -> str:
+    titles = [v.title for v in top] or [v.title for s in sections for v in s.items]
+    text = " · ".join(titles)
+    if len(text) > PREHEADER_CHARS:
+        text = text[: PREHEADER_CHARS - 1].rsplit(" ", 1)[0].rstrip(" ·") + "…"
+    return text
+
+
+def _context(digest: Digest, *, images: bool, unsubscribe: str | None) -> dict[str, Any]:
+    """Everything the built-in templates use; ``digest`` itself is there for custom ones."""
+    zone = _zone(digest.timezone)
+    language = digest.language
+    numbering = _Numbering()
+    top = tuple(_item_view(i, digest, zone, numbering, images) for i in digest.top)
+    top_links = tuple((v.number, v.href) for v in top if v.number is not None and v.href)
+    sections: list[SectionView] = []
+    for section in digest.sections:
+        views = tuple(_item_view(i, digest, zone, numbering, images) for i in section.items)
+        links = [(v.number, v.href) for v in views if v.number is not None and v.href]
+        more_href = safe_url(section.more_link)
+        more = _more_line(section, section.items, language)
+        if more is not None and more_href is not None:
+            links.append((numbering.next(), more_href))
+        sections.append(
+            SectionView(
+                section=section,
+                title=clean_text(section.title),
+                items=views,
+                more=more,
+                more_href=more_href,
+                links=tuple(links),
+            )
+        )
+    all_items = list(digest.top) + [i for s in digest.sections for i in s.items]
+    feeds = {clean_text(i.article.feed) for i in all_items} | {
+        clean_text(n) for i in all_items for n in i.also_covered_by
+    }
+    feeds.discard("")
+    generated = digest.generated_at
+    if generated.tzinfo is None:
+        generated = generated.replace(tzinfo=dt.UTC)
+    generated_local = generated.astimezone(zone)
+    when = (
+        f"{i18n.long_date(generated_local.date(), language)} "
+        f"{i18n.clock(generated_local, language)}"
+    )
+    problems = tuple(_problem_view(p, language) for p in digest.problems)
+    return {
+        "digest": digest,
+        "language": i18n.valid_tag(language) or i18n.DEFAULT_LANGUAGE,
+        "dir": i18n.text_direction(language),
+        "title": clean_text(digest.title),
+        "date_long": i18n.long_date(digest.date, language),
+        "count": len(all_items),
+        "headline": i18n.stories_from_feeds(len(all_items), len(feeds), language),
+        "preheader": _preheader(top, sections),
+        "top": top,
+        "top_links": top_links,
+        "sections": tuple(sections),
+        "problems": problems,
+        "generated": i18n.label(language, "generated", when=when),
+        "generated_iso": generated_local.isoformat(timespec="minutes"),
+        "unsubscribe": safe_url(unsubscribe) or _mailto(unsubscribe),
+        "images": images,
+        "labels": i18n.labels(language),
+    }
+
+
+def _mailto(url: str | None) -> str | None:
+    """A mailto: unsubscribe address, kept only when it is a plain address."""
+    if url and re.fullmatch(r"mailto:[^\s<>\"'@]+@[^\s<>\"'@]+(\?[^\s<>\"']*)?", url.strip()):
+        return url.strip()
+    return None
+
+
+def _problem_view(problem: FeedProblem, language: str) -> ProblemView:
+    return ProblemView(
+        feed=clean_text(problem.feed),
+        message=clean_text(problem.message),
+        kind=problem.kind,
+        kind_label=i18n.label(language, f"problem_{problem.kind}"),
+    )
+
+
+# --------------------------------------------------------------------------- digest
+
+
+def _inline(html: str) -> str:
+    """Inline the <style> rules; keep @media blocks (dark mode, phones); never fetch CSS."""
+    inliner = css_inline.CSSInliner(
+        keep_at_rules=True,
+        load_remote_stylesheets=False,
+        keep_link_tags=False,
+        # "margin:0" instead of "margin: 0;": about a tenth off every item's size.
+        minify_css=True,
+    )
+    inlined = str(inliner.inline(html))
+    # css-inline puts the kept <style> first in <head>; the charset must stay within the first
+    # 1024 bytes or a browser opening the saved file may guess another encoding.
+    charset = '<meta charset="utf-8">'
+    if charset in inlined and "<head>" in inlined:
+        inlined = inlined.replace(charset, "", 1).replace("<head>", "<head>" + charset, 1)
+    return inlined
+
+
+def _tidy_text(text: str) -> str:
+    """No trailing spaces, at most one blank line in a row, one final newline."""
+    # "-- " (with its space) is the signature delimiter mail clients recognise.
+    lines = [line if line == "-- " else line.rstrip() for line in text.splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if not line and (not out or not out[-1]):
+            continue
+        out.append(line)
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out) + "\n"
+
+
+def _render_once(
+    digest: Digest,
+    env: jinja2.Environment,
+    templates_dir: Path | None,
+    images: bool,
+    unsubscribe: str | None,
+) -> RenderedDigest:
+    context = _context(digest, images=images, unsubscribe=unsubscribe)
+    html = _inline(_render(env, HTML_TEMPLATE, templates_dir, context))
+    text = _tidy_text(_render(env, TEXT_TEMPLATE, templates_dir, context))
+    return RenderedDigest(html=html, text=text)
+
+
+def _shrink(digest: Digest, drop: int) -> Digest:
+    """``digest`` with ``drop`` items removed from the ends of its longest sections."""
+    sections = list(digest.sections)
+    top = list(digest.top)
+    for _ in range(drop):
+        candidates = [i for i, s in enumerate(sections) if s.items]
+        if candidates:
+            # The longest section loses its last item; ties go to the later section, which
+            # the reader reaches last.
+            index = max(candidates, key=lambda i: (len(sections[i].items), i))
+            section = sections[index]
+            sections[index] = dataclasses.replace(
+                section, items=section.items[:-1], more=section.more + 1
+            )
+        elif top:
+            top.pop()
+        else:
+            break
+    return dataclasses.replace(digest, sections=tuple(sections), top=tuple(top))
+
+
+def _item_total(digest: Digest) -> int:
+    return len(digest.top) + sum(len(s.items) for s in digest.sections)
+
+
+def render_digest(
+    digest: Digest,
+    *,
+    templates_dir: Path | None = None,
+    images: bool = True,
+    unsubscribe: str | None = None,
+    max_html_kb: int = 100,
+    subject: str | None = None,
+) -> RenderedDigest:
+    """The email's HTML (CSS inlined) and text parts for ``digest``; a pure function.
+
+    When the inlined HTML is larger than ``max_html_kb`` kilobytes, items are dropped from
+    the ends of the longest sections (and counted in their "and N more" line) until it fits.
+    ``subject``, when given, is an ``email.subject`` template filled by :func:`format_subject`
+    with the number of stories actually shown. Raises RenderError naming file and line when
+    a template is broken.
+    """
+    env = _environment(templates_dir)
+    limit = max_html_kb * 1024
+    current = digest
+    rendered = _render_once(current, env, templates_dir, images, unsubscribe)
+    while len(rendered.html.encode("utf-8")) > limit and _item_total(current) > 0:
+        size = len(rendered.html.encode("utf-8"))
+        # Estimate how many items to drop from the average item size, so a huge digest
+        # converges in a few renders instead of one render per item.
+        empty = _render_once(
+            _shrink(current, _item_total(current)), env, templates_dir, images, unsubscribe
+        )
+        base = len(empty.html.encode("utf-8"))
+        per_item = max(1.0, (size - base) / _item_total(current))
+        drop = max(1, math.ceil((size - limit) / per_item))
+        current = _shrink(current, drop)
+        rendered = _render_once(current, env, templates_dir, images, unsubscribe)
+    if subject is not None:
+        line = format_subject(
+            subject,
+            title=digest.title,
+            date=digest.date,
+            count=_item_total(current),
+            language=digest.language,
+        )
+        rendered = dataclasses.replace(rendered, subject=line)
+    return rendered
+
+
+def format_subject(template: str, *, title: str, date: dt.date, count: int, language: str) -> str:
+    """The subject line: ``template`` with {title}, {date} (long, in ``language``), {count}.
+
+    Raises RenderError when the template names another field or is malformed.
+    """
+    try:
+        subject = template.format(
+            title=clean_text(title), date=i18n.long_date(date, language), count=count
+        )
+    except (KeyError, IndexError, ValueError) as exc:
+        raise RenderError(
+            f"email.subject {template!r}: {exc} — use only {{title}}, {{date}} and {{count}}"
+        ) from exc
+    # A header must be one line.
+    return _SPACES.sub(" ", subject).strip()
+
+
+# --------------------------------------------------------------------------- archive, Atom
+
+
+def _entries_newest_first(entries: Sequence[ArchiveEntry]) -> list[ArchiveEntry]:
+    return sorted(entries, key=lambda e: e.date, reverse=True)
+
+
+def _safe_href(href: str) -> str | None:
+    """A relative archive link (``2026-11-26.html``) or an absolute http(s) URL."""
+    href = href.strip()
+    if re.fullmatch(r"[A-Za-z0-9._\-/]+", href) and not href.startswith(("/", ".")):
+        return href
+    return safe_url(href)
+
+
+def render_archive(
+    entries: Sequence[ArchiveEntry],
+    *,
+    title: str,
+    language: str,
+    templates_dir: Path | None = None,
+) -> str:
+    """``index.html``: the past digests, newest first, with a link to ``feed.xml``."""
+    env = _environment(templates_dir)
+    rows = [
+        {
+            "date": e.date,
+            "date_long": i18n.long_date(e.date, language),
+            "title": clean_text(e.title),
+            "href": _safe_href(e.href),
+            "count": i18n.plural(language, "items_count", e.items),
+            "summary": clean_text(e.summary),
+        }
+        for e in _entries_newest_first(entries)
+    ]
+    context = {
+        "title": clean_text(title),
+        "language": i18n.valid_tag(language) or i18n.DEFAULT_LANGUAGE,
+        "dir": i18n.text_direction(language),
+        "entries": rows,
+        "labels": i18n.labels(language),
+    }
+    return _render(env, ARCHIVE_TEMPLATE, templates_dir, context)
+
+
+def _rfc3339(moment: dt.datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _authority(base_url: str | None) -> str:
+    url = safe_url(base_url)
+    host = urllib.parse.urlsplit(url).hostname if url else None
+    return host or "digest.invalid"
+
+
+def _slug(value: str) -> str:
+    text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "digest"
+
+
+def render_atom(
+    entries: Sequence[ArchiveEntry],
+    *,
+    title: str,
+    base_url: str | None,
+    updated: dt.datetime,
+) -> str:
+    """``feed.xml``: an Atom 1.0 feed of the digests, newest first.
+
+    Entry ids are tag: URIs made of the site's host (``digest.invalid`` without ``base_url``),
+    the digest's date and a slug of the title, so they are stable across rebuilds.
+    """
+    env = _environment(None)
+    base = safe_url(base_url)
+    if base is not None and not base.endswith("/"):
+        base += "/"
+    authority = _authority(base)
+    slug = _slug(clean_text(title))
+
+    def absolute(href: str) -> str | None:
+        link = _safe_href(href)
+        if link is None or base is None:
+            return link
+        return urllib.parse.urljoin(base, link)
+
+    rows = [
+        {
+            "id": f"tag:{authority},{e.date.isoformat()}:{slug}",
+            "title": f"{clean_text(e.title)} — {e.date.isoformat()}",
+            "href": absolute(e.href),
+            "updated": _rfc3339(
+                e.updated or dt.datetime.combine(e.date, dt.time(0), tzinfo=dt.UTC)
+            ),
+            "summary": clean_text(e.summary),
+        }
+        for e in _entries_newest_first(entries)
+    ]
+    context = {
+        "title": clean_text(title),
+        "feed_id": (base + "feed.xml") if base else f"tag:{authority},2024-01-01:{slug}",
+        "self_href": (base + "feed.xml") if base else None,
+        "site_href": base,
+        "updated": _rfc3339(updated),
+        "entries": rows,
+    }
+    return _render(env, ATOM_TEMPLATE, None, context)

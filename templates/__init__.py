@@ -1,0 +1,1 @@
+"""Built-in Jinja templates of digest (shipped as package data)."""
