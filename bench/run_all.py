@@ -1,8 +1,9 @@
 """Run every benchmark in bench/ one after another (`make bench`), then list their RESULT lines.
 
-    .venv/bin/python bench/run_all.py [DATA_DIR]
+    .venv/bin/python bench/run_all.py
 
-Each script runs in its own process so one's memory and caches do not colour the next.
+Each script runs in its own process, with its default data (../shared/data), so one's memory
+and caches do not colour the next. Run a script alone to point it at other data.
 """
 
 from __future__ import annotations
@@ -20,12 +21,9 @@ def main() -> int:
     failed = 0
     for script in scripts:
         print(f"== {script.name}", flush=True)
-        args = [sys.executable, str(script)]
-        if script.name == "pipeline.py" and len(sys.argv) > 1:
-            args.append(str(Path(sys.argv[1]) / "feeds" / "real"))
-        elif len(sys.argv) > 1:
-            args.append(sys.argv[1])
-        proc = subprocess.run(args, capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [sys.executable, str(script)], capture_output=True, text=True, check=False
+        )
         sys.stdout.write(proc.stdout)
         if proc.returncode != 0:
             failed += 1

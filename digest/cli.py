@@ -7,6 +7,12 @@ exit code (0 ok, 1 failed, 2 usage or config error). Results go to stdout; logs 
 
 from __future__ import annotations
 
+import os
+
+# Summaries multiply many small matrices; OpenBLAS threads make that 3-4x slower on a busy
+# machine. Set before numpy loads, and only as a default the user can override.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import datetime as dt
 import json
 import sys
@@ -358,9 +364,13 @@ def extract(state: CliState, target: str, as_json: bool) -> None:
 
 def _register() -> None:
     # Commands of the later stages live beside their library modules; the group is here.
+    from digest.cli_delivery import run_daemon, send, status
     from digest.cli_preview import preview
 
     main.add_command(preview)
+    main.add_command(send)
+    main.add_command(status)
+    main.add_command(run_daemon)
 
 
 _register()

@@ -172,7 +172,8 @@ class SmtpConfig(_Model):
 _ADDR_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 
-def _check_address(value: str) -> str:
+def check_address(value: str) -> str:
+    """``value`` stripped when it holds one email address (with or without a display name)."""
     from email.utils import parseaddr
 
     _, addr = parseaddr(value)
@@ -181,7 +182,7 @@ def _check_address(value: str) -> str:
     return value.strip()
 
 
-Address = Annotated[str, AfterValidator(_check_address)]
+Address = Annotated[str, AfterValidator(check_address)]
 
 
 class EmailConfig(_Model):
@@ -198,7 +199,7 @@ class EmailConfig(_Model):
     @field_validator("from_")
     @classmethod
     def _from(cls, value: str) -> str:
-        return _check_address(value)
+        return check_address(value)
 
     @field_validator("to", mode="before")
     @classmethod

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -186,7 +187,7 @@ class Store:
                 str(path), timeout=30.0, isolation_level=None, check_same_thread=False
             )
             self.conn.row_factory = sqlite3.Row
-            self.conn.execute("PRAGMA journal_mode=WAL")
+            self._enable_wal()
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
             self._migrate()
@@ -194,6 +195,19 @@ class Store:
             raise StoreError(
                 f"{path}: the state database cannot be used ({exc}); move it aside to start afresh"
             ) from None
+
+    def _enable_wal(self) -> None:
+        # (issue 7 helper fix) Switching a new file to WAL answers "database is locked" at
+        # once, without the busy timeout, while another process does the same switch; two
+        # `digest send` runs starting together on a fresh state file hit it. Retry briefly.
+        for attempt in range(100):
+            try:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 99:
+                    raise
+                time.sleep(0.05)
 
     def close(self) -> None:
         self.conn.close()
@@ -223,6 +237,10 @@ class Store:
             )
         for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
             with self.transaction() as conn:
+                # (issue 7 helper fix) Re-check inside the lock: two processes opening a new
+                # state file at once both read version 0; the second must not re-run a step.
+                if conn.execute("PRAGMA user_version").fetchone()[0] >= number:
+                    continue
                 for statement in script.split(";"):
                     if statement.strip():
                         conn.execute(statement)

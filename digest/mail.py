@@ -1,0 +1,835 @@
+"""Mail: MIME composition, SMTP and sendmail transports, exactly-once delivery via the outbox.
+
+A digest of date D goes to each recipient once: every (D, recipient) is an outbox row with a
+stable Message-ID; a row is claimed atomically before sending and marked sent only after the
+server accepted the message. Temporary failures (4xx, network) are retried within the run
+with a bounded backoff and then left due for the next ``send`` or scheduler tick; permanent
+ones (5xx) are reported and not retried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import email.policy
+import email.utils
+import hashlib
+import logging
+import os
+import re
+import smtplib
+import socket
+import ssl
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+
+from digest.config import Config, EmailConfig, SmtpConfig
+from digest.errors import MailError, PermanentMailError, TemporaryMailError
+from digest.render import format_subject
+from digest.store import OutboxRow, Store
+
+log = logging.getLogger(__name__)
+
+# Long List-Unsubscribe URLs must not be folded mid-URL: allow the RFC 5322 hard limit.
+POLICY = email.policy.SMTP.clone(max_line_length=998)
+
+# Waits between retry rounds for temporary failures; the total is capped by max_retry_s.
+BACKOFF_S: tuple[float, ...] = (2, 4, 8, 16, 30)
+
+EX_TEMPFAIL = 75  # sysexits.h: the sendmail binary asks to try again later
+
+
+class Rendered(Protocol):
+    """What deliver needs from a rendered digest (digest.render.RenderedDigest fits)."""
+
+    @property
+    def html(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+
+class Mailer(Protocol):
+    """A transport: ``send`` returns the server's reply or raises a MailError subclass.
+
+    TemporaryMailError: try again later. PermanentMailError: this recipient will not work.
+    A plain MailError (authentication, TLS verification, missing binary) stops the run:
+    it concerns every recipient and is fixed by the operator, so nothing is marked permanent.
+    """
+
+    def send(self, msg: EmailMessage, recipient: str) -> str: ...
+
+    def close(self) -> None: ...
+
+
+# --------------------------------------------------------------------------- composition
+
+
+def address_of(value: str) -> str:
+    """The bare address of ``Name <addr>`` (or of a bare address)."""
+    return email.utils.parseaddr(value)[1]
+
+
+def domain_of(value: str) -> str:
+    """The domain part of an address, lower-cased ("localhost" when there is none)."""
+    addr = address_of(value)
+    return addr.rpartition("@")[2].lower() or "localhost"
+
+
+def make_message_id(date: dt.date, recipient: str, from_addr: str, *, nonce: str = "") -> str:
+    """A Message-ID stable for one (date, recipient, nonce), on the sender's domain.
+
+    A resend after a crash reuses it, so the receiver collapses the duplicate; ``--force``
+    passes a fresh nonce to get a new one.
+    """
+    key = f"{date.isoformat()}\0{address_of(recipient).lower()}\0{nonce}".encode()
+    digest = hashlib.sha256(key).hexdigest()[:24]
+    return f"<digest.{date.isoformat()}.{digest}@{domain_of(from_addr)}>"
+
+
+def make_list_id(title: str, from_addr: str) -> str:
+    """An RFC 2919 List-Id: ``Title <slug.domain>``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "digest"
+    label = re.sub(r"[\r\n\"<>]+", " ", title).strip()
+    return f"{label} <{slug}.{domain_of(from_addr)}>"
+
+
+def compose(
+    rendered_html: str,
+    rendered_text: str,
+    *,
+    email: EmailConfig,
+    recipient: str,
+    subject: str,
+    message_id: str,
+    date: dt.datetime,
+    list_id: str,
+) -> EmailMessage:
+    """A multipart/alternative message: text part first, HTML last, UTF-8, SMTP line endings."""
+    msg = EmailMessage(policy=POLICY)
+    msg["From"] = email.from_
+    msg["To"] = recipient
+    msg["Subject"] = subject
+    msg["Date"] = email_date(date)
+    msg["Message-ID"] = message_id
+    msg["List-Id"] = list_id
+    if email.unsubscribe:
+        msg["List-Unsubscribe"] = f"<{email.unsubscribe}>"
+        if email.unsubscribe.startswith("https://"):
+            # RFC 8058 one-click: mailbox providers POST to the URL instead of opening it.
+            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg["MIME-Version"] = "1.0"
+    # Quoted-printable keeps the message 7-bit clean: no 8BITMIME needed on any relay, and
+    # no line of the HTML (inlined CSS makes long ones) can pass SMTP's 998-octet limit.
+    msg.set_content(rendered_text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(rendered_html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return msg
+
+
+def email_date(moment: dt.datetime) -> str:
+    """An RFC 5322 Date header for an aware datetime."""
+    if moment.tzinfo is None:
+        raise ValueError("the Date header needs an aware datetime")
+    return email.utils.format_datetime(moment)
+
+
+# --------------------------------------------------------------------------- transports
+
+
+def _code_error(code: int, text: str, what: str) -> MailError:
+    """4xx -> temporary, anything else -> permanent (5xx, or nonsense codes)."""
+    message = f"{what}: {code} {text}".strip()
+    if 400 <= code < 500:
+        return TemporaryMailError(message)
+    return PermanentMailError(message)
+
+
+def _text(resp: bytes | str) -> str:
+    return resp.decode("utf-8", "replace") if isinstance(resp, bytes) else resp
+
+
+class SmtpMailer:
+    """SMTP with ssl / starttls / none, certificate verification on, explicit timeouts.
+
+    One connection is kept open across ``send`` calls and reopened after a failure. The
+    password comes from ``env[smtp.password_env]`` and only when ``smtp.username`` is set;
+    it is read here, up front, so a missing variable fails before any outbox row is claimed.
+    """
+
+    def __init__(
+        self,
+        smtp: SmtpConfig,
+        env: Mapping[str, str] | None = None,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        from_addr: str = "",
+        local_hostname: str | None = None,
+    ) -> None:
+        self.smtp = smtp
+        self.from_addr = address_of(from_addr)
+        self._context = ssl_context
+        self._local_hostname = local_hostname
+        self._password: str | None = None
+        if smtp.username is not None:
+            environ = os.environ if env is None else env
+            password = environ.get(smtp.password_env)
+            if password is None:
+                raise MailError(
+                    f"email.smtp.password_env: the environment variable {smtp.password_env} "
+                    f"is not set; export it with the SMTP password for {smtp.username}"
+                )
+            self._password = password
+        self._conn: smtplib.SMTP | None = None
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._context is None:
+            self._context = ssl.create_default_context()
+        return self._context
+
+    def _where(self) -> str:
+        return f"{self.smtp.host}:{self.smtp.port}"
+
+    def _connect(self) -> smtplib.SMTP:
+        smtp = self.smtp
+        try:
+            conn: smtplib.SMTP
+            if smtp.security == "ssl":
+                conn = smtplib.SMTP_SSL(
+                    smtp.host,
+                    smtp.port,
+                    timeout=smtp.timeout_s,
+                    context=self._ssl_context(),
+                    local_hostname=self._local_hostname,
+                )
+            else:
+                conn = smtplib.SMTP(
+                    smtp.host,
+                    smtp.port,
+                    timeout=smtp.timeout_s,
+                    local_hostname=self._local_hostname,
+                )
+            try:
+                conn.ehlo()
+                if smtp.security == "starttls":
+                    if not conn.has_extn("starttls"):
+                        raise MailError(
+                            f"{self._where()} does not offer STARTTLS; set "
+                            f"email.smtp.security to ssl (port 465) or none (trusted relay)"
+                        )
+                    conn.starttls(context=self._ssl_context())
+                    conn.ehlo()
+                if smtp.username is not None:
+                    self._login(conn)
+            except BaseException:
+                _quietly_close(conn)
+                raise
+        except ssl.SSLCertVerificationError as exc:
+            raise MailError(
+                f"{self._where()}: the server's certificate could not be verified "
+                f"({exc.verify_message}); check email.smtp.host"
+            ) from None
+        except smtplib.SMTPResponseException as exc:
+            raise _code_error(exc.smtp_code, _text(exc.smtp_error), self._where()) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            # Refused connections, timeouts, resets, TLS handshakes cut short: try later.
+            raise TemporaryMailError(f"{self._where()}: {_describe_oserror(exc)}") from None
+        return conn
+
+    def _login(self, conn: smtplib.SMTP) -> None:
+        assert self.smtp.username is not None and self._password is not None
+        if not conn.has_extn("auth"):
+            raise MailError(
+                f"{self._where()} offers no AUTH; set email.smtp.security to starttls or ssl, "
+                f"or remove email.smtp.username"
+            )
+        try:
+            conn.login(self.smtp.username, self._password)
+        except smtplib.SMTPAuthenticationError as exc:
+            if 400 <= exc.smtp_code < 500:
+                raise TemporaryMailError(
+                    f"{self._where()}: authentication deferred: {exc.smtp_code}"
+                ) from None
+            # Never echo the password; the server's text may be long, keep one line.
+            raise MailError(
+                f"{self._where()}: authentication failed for {self.smtp.username} "
+                f"({exc.smtp_code}); check the password in ${self.smtp.password_env}"
+            ) from None
+
+    def send(self, msg: EmailMessage, recipient: str) -> str:
+        """Send ``msg`` to ``recipient`` in one SMTP transaction; return the DATA reply."""
+        if self._conn is None:
+            self._conn = self._connect()
+        conn = self._conn
+        sender = self.from_addr or address_of(str(msg["From"]))
+        rcpt = address_of(recipient) or recipient
+        try:
+            code, resp = conn.mail(sender)
+            if code != 250:
+                self._reset()
+                raise _code_error(code, _text(resp), f"sender {sender} refused")
+            code, resp = conn.rcpt(rcpt)
+            if code not in (250, 251):
+                # send_message would hand refused recipients back instead of raising; one
+                # recipient per transaction makes the refusal this recipient's own failure.
+                self._reset()
+                raise _code_error(code, _text(resp), f"{recipient} refused")
+            code, resp = conn.data(msg.as_bytes(policy=POLICY))
+            if code != 250:
+                self._reset()
+                raise _code_error(code, _text(resp), f"{recipient}: message refused")
+        except smtplib.SMTPResponseException as exc:
+            self._drop()
+            raise _code_error(exc.smtp_code, _text(exc.smtp_error), recipient) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            # Disconnected mid-transaction: the server did not accept the message.
+            self._drop()
+            raise TemporaryMailError(f"{recipient}: {_describe_oserror(exc)}") from None
+        return f"{code} {_text(resp)}"
+
+    def _reset(self) -> None:
+        if self._conn is None:
+            return
+        try:
+            code, _ = self._conn.rset()
+        except (smtplib.SMTPException, OSError):
+            code = 0
+        if code != 250:
+            # After a 421 or a broken RSET the connection is useless; reconnect next time.
+            self._drop()
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            _quietly_close(self._conn)
+            self._conn = None
+
+    def close(self) -> None:
+        """QUIT and close the connection if one is open."""
+        if self._conn is None:
+            return
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            self._conn.quit()
+        self._drop()
+
+
+def _quietly_close(conn: smtplib.SMTP) -> None:
+    with contextlib.suppress(OSError):
+        conn.close()
+
+
+def _describe_oserror(exc: BaseException) -> str:
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return "timed out; the server did not answer in time"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused; is the server running and the port right?"
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return f"the server closed the connection ({exc or 'unexpectedly'})"
+    if isinstance(exc, socket.gaierror):
+        return f"host name could not be resolved ({exc.strerror})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+class SendmailMailer:
+    """Pipe the message to a sendmail-compatible binary: ``sendmail -i -- recipient``.
+
+    Exit status 0 is accepted, 75 (EX_TEMPFAIL) temporary, anything else permanent.
+    """
+
+    def __init__(self, path: Path | str, *, timeout_s: float = 120.0) -> None:
+        self.path = str(path)
+        self.timeout_s = timeout_s
+
+    def send(self, msg: EmailMessage, recipient: str) -> str:
+        """Run sendmail for one recipient; return a short reply line."""
+        data = msg.as_bytes(policy=POLICY.clone(linesep="\n"))
+        try:
+            proc = subprocess.run(
+                [self.path, "-i", "--", address_of(recipient) or recipient],
+                input=data,
+                capture_output=True,
+                timeout=self.timeout_s,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise MailError(
+                f"email.sendmail: {self.path} does not exist; install an MTA or fix the path"
+            ) from None
+        except PermissionError:
+            raise MailError(f"email.sendmail: {self.path} is not executable") from None
+        except subprocess.TimeoutExpired:
+            raise TemporaryMailError(
+                f"{recipient}: {self.path} did not finish in {self.timeout_s:.0f} s"
+            ) from None
+        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        last = detail[-1] if detail else ""
+        if proc.returncode == 0:
+            return f"sendmail: accepted{': ' + last if last else ''}"
+        message = f"{recipient}: {self.path} exited with {proc.returncode}" + (
+            f": {last}" if last else ""
+        )
+        if proc.returncode == EX_TEMPFAIL:
+            raise TemporaryMailError(message)
+        raise PermanentMailError(message)
+
+    def close(self) -> None:
+        """Nothing to close: every message is its own process."""
+
+
+def make_mailer(
+    email_config: EmailConfig,
+    env: Mapping[str, str] | None = None,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+) -> Mailer:
+    """The transport the config names: ``sendmail:`` or ``smtp:``."""
+    if email_config.sendmail is not None:
+        return SendmailMailer(email_config.sendmail)
+    assert email_config.smtp is not None  # the config guarantees exactly one transport
+    return SmtpMailer(email_config.smtp, env, ssl_context=ssl_context, from_addr=email_config.from_)
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+@dataclass(frozen=True)
+class RecipientResult:
+    """What happened to one recipient in this run.
+
+    status: sent (accepted now), already-sent (by an earlier run), failed (permanent),
+    pending (temporary failure: due again), busy (another process holds the row),
+    test (a --to copy accepted), written (a --dry-run .eml).
+    """
+
+    recipient: str
+    status: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """Per-recipient outcome of one delivery run of one digest date."""
+
+    date: dt.date
+    results: tuple[RecipientResult, ...] = ()
+    skipped_empty: bool = False
+    paths: tuple[Path, ...] = field(default=())
+
+    @property
+    def failed(self) -> tuple[RecipientResult, ...]:
+        return tuple(r for r in self.results if r.status == "failed")
+
+    @property
+    def pending(self) -> tuple[RecipientResult, ...]:
+        return tuple(r for r in self.results if r.status == "pending")
+
+    @property
+    def ok(self) -> bool:
+        """True when nobody failed permanently and nobody is left pending."""
+        return not self.failed and not self.pending
+
+
+@dataclass
+class _Job:
+    recipient: str
+    msg: EmailMessage
+    error: str = ""
+
+
+def _send_all(
+    jobs: Sequence[_Job],
+    mailer: Mailer,
+    *,
+    sleep: Callable[[float], None],
+    max_retry_s: float,
+    on_sent: Callable[[_Job, str], None],
+    on_permanent: Callable[[_Job, str], None],
+) -> list[_Job]:
+    """Send every job; retry temporary failures in rounds with backoff; return the leftovers.
+
+    Rounds (rather than retrying one recipient until it works) keep one bad mailbox from
+    eating the whole retry budget. A plain MailError propagates after closing the mailer.
+    """
+    todo = list(jobs)
+    waited = 0.0
+    delays = iter(BACKOFF_S)
+    try:
+        while True:
+            retry: list[_Job] = []
+            for job in todo:
+                try:
+                    reply = mailer.send(job.msg, job.recipient)
+                except TemporaryMailError as exc:
+                    log.warning("temporary failure for %s: %s", job.recipient, exc)
+                    job.error = str(exc)
+                    retry.append(job)
+                except PermanentMailError as exc:
+                    # INFO: the caller reports it (stderr line, daemon warning) exactly once.
+                    log.info("permanent failure for %s: %s", job.recipient, exc)
+                    on_permanent(job, str(exc))
+                else:
+                    log.info("sent to %s: %s", job.recipient, reply)
+                    on_sent(job, reply)
+            todo = retry
+            if not todo:
+                return []
+            delay = min(next(delays, BACKOFF_S[-1]), max_retry_s - waited)
+            if delay <= 0:
+                return todo
+            sleep(delay)
+            waited += delay
+    finally:
+        mailer.close()
+
+
+def _subject(config: Config, date: dt.date, item_count: int) -> str:
+    assert config.email is not None
+    return format_subject(
+        config.email.subject,
+        title=config.title,
+        date=date,
+        count=item_count,
+        language=config.language,
+    )
+
+
+def _require_email(config: Config) -> EmailConfig:
+    if config.email is None:
+        raise MailError(
+            "the config has no email: section; add one with from:, to: and smtp: "
+            "(see the README) to send digests"
+        )
+    return config.email
+
+
+def _message(
+    config: Config,
+    rendered: Rendered,
+    *,
+    recipient: str,
+    subject: str,
+    message_id: str,
+    date: dt.datetime,
+) -> EmailMessage:
+    email_config = _require_email(config)
+    return compose(
+        rendered.html,
+        rendered.text,
+        email=email_config,
+        recipient=recipient,
+        subject=subject,
+        message_id=message_id,
+        date=date,
+        list_id=make_list_id(config.title, email_config.from_),
+    )
+
+
+def deliver(
+    config: Config,
+    *,
+    date: dt.date,
+    store: Store,
+    mailer: Mailer,
+    now: Callable[[], dt.datetime],
+    rendered: Rendered,
+    item_count: int,
+    force: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+    max_retry_s: float = 60.0,
+    owner: str | None = None,
+) -> DeliveryReport:
+    """Deliver the digest of ``date`` to every configured recipient at most once.
+
+    Creates the outbox rows (``force``: anew, with new Message-IDs), claims the due ones
+    atomically (two processes never claim the same row), sends each, retries temporary
+    failures for about ``max_retry_s`` seconds, and leaves them failed-but-due (next attempt
+    now) so the next run tries again at once. An empty digest sends nothing unless
+    ``email.send_empty``. A plain MailError (authentication, TLS) releases every claimed row
+    as due and propagates.
+    """
+    email_config = _require_email(config)
+    recipients = list(dict.fromkeys(email_config.to))
+    if item_count == 0 and not email_config.send_empty:
+        log.info("nothing new for %s; not sending (email.send_empty is false)", date)
+        return DeliveryReport(date=date, skipped_empty=True)
+    from_addr = email_config.from_
+    if force:
+        nonce = uuid.uuid4().hex
+        store.outbox_force(
+            date, recipients, lambda r: make_message_id(date, r, from_addr, nonce=nonce)
+        )
+    else:
+        store.outbox_add(date, recipients, lambda r: make_message_id(date, r, from_addr))
+    owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    # Rows of recipients since removed from the config are sent too: they were promised.
+    claimed = store.outbox_claim(now(), owner, date)
+    return _deliver_rows(
+        config,
+        date=date,
+        rows=claimed,
+        recipients=recipients,
+        store=store,
+        mailer=mailer,
+        now=now,
+        rendered=rendered,
+        item_count=item_count,
+        sleep=sleep,
+        max_retry_s=max_retry_s,
+    )
+
+
+def _deliver_rows(
+    config: Config,
+    *,
+    date: dt.date,
+    rows: Sequence[OutboxRow],
+    recipients: Sequence[str],
+    store: Store,
+    mailer: Mailer,
+    now: Callable[[], dt.datetime],
+    rendered: Rendered,
+    item_count: int,
+    sleep: Callable[[float], None],
+    max_retry_s: float,
+) -> DeliveryReport:
+    claimed = list(rows)
+    outcome: dict[str, RecipientResult] = {}
+    try:
+        subject = _subject(config, date, item_count)
+        jobs = [
+            _Job(
+                recipient=row.recipient,
+                msg=_message(
+                    config,
+                    rendered,
+                    recipient=row.recipient,
+                    subject=subject,
+                    message_id=row.message_id,
+                    date=now(),
+                ),
+            )
+            for row in claimed
+        ]
+    except BaseException as exc:
+        # Nothing was sent: release the claims so the rows are due again, not stuck 'sending'.
+        for row in claimed:
+            store.outbox_failed(
+                date, row.recipient, f"not sent: {exc}", permanent=False, next_attempt=now()
+            )
+        raise
+
+    def sent(job: _Job, reply: str) -> None:
+        store.outbox_sent(date, job.recipient, reply, now())
+        outcome[job.recipient] = RecipientResult(job.recipient, "sent", reply)
+
+    def permanent(job: _Job, error: str) -> None:
+        store.outbox_failed(date, job.recipient, error, permanent=True, next_attempt=None)
+        outcome[job.recipient] = RecipientResult(job.recipient, "failed", error)
+
+    try:
+        left = _send_all(
+            jobs,
+            mailer,
+            sleep=sleep,
+            max_retry_s=max_retry_s,
+            on_sent=sent,
+            on_permanent=permanent,
+        )
+    except MailError as exc:
+        # Operator trouble (auth, TLS, missing binary): every unfinished row stays due.
+        for job in jobs:
+            if job.recipient not in outcome:
+                store.outbox_failed(
+                    date, job.recipient, str(exc), permanent=False, next_attempt=now()
+                )
+        raise
+    for job in left:
+        store.outbox_failed(date, job.recipient, job.error, permanent=False, next_attempt=now())
+        outcome[job.recipient] = RecipientResult(job.recipient, "pending", job.error)
+    # Rows this run did not claim: already done earlier, or in another process's hands.
+    for row in store.outbox_rows(date):
+        if row.recipient in outcome or row.recipient not in recipients:
+            continue
+        if row.status == "sent":
+            outcome[row.recipient] = RecipientResult(row.recipient, "already-sent", row.reply or "")
+        elif row.status == "failed" and row.permanent:
+            outcome[row.recipient] = RecipientResult(row.recipient, "failed", row.last_error or "")
+        elif row.status == "sending":
+            outcome[row.recipient] = RecipientResult(
+                row.recipient, "busy", "another digest process is sending it"
+            )
+        else:
+            outcome[row.recipient] = RecipientResult(
+                row.recipient, "pending", row.last_error or "due"
+            )
+    ordered = [outcome[r] for r in recipients if r in outcome]
+    ordered += [v for k, v in outcome.items() if k not in recipients]
+    return DeliveryReport(date=date, results=tuple(ordered))
+
+
+def retry_due(
+    config: Config,
+    *,
+    store: Store,
+    mailer: Mailer,
+    now: Callable[[], dt.datetime],
+    rendered_for: Callable[[dt.date], tuple[Rendered, int]],
+    sleep: Callable[[float], None] = time.sleep,
+    max_retry_s: float = 60.0,
+    dates: Iterable[dt.date] | None = None,
+    owner: str | None = None,
+) -> list[DeliveryReport]:
+    """Send every due outbox row (earlier temporary failures, stale claims), date by date.
+
+    ``rendered_for(date)`` gives the rendered digest and its item count for a date; it is
+    called only for dates that have due rows. Rows of recipients no longer in the config
+    are still sent: they were promised that digest.
+    """
+    _require_email(config)
+    wanted = None if dates is None else set(dates)
+    due_dates = sorted(
+        {
+            row.date
+            for row in store.outbox_rows()
+            if row.status in ("pending", "failed", "sending")
+            and not row.permanent
+            and (wanted is None or row.date in wanted)
+        }
+    )
+    owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    reports: list[DeliveryReport] = []
+    for date in due_dates:
+        claimed = store.outbox_claim(now(), owner, date)
+        if not claimed:
+            continue
+        try:
+            rendered, count = rendered_for(date)
+        except BaseException:
+            # Could not rebuild that digest: leave its rows due rather than stuck 'sending'.
+            for row in claimed:
+                store.outbox_failed(
+                    date,
+                    row.recipient,
+                    row.last_error or "digest could not be rebuilt",
+                    permanent=False,
+                    next_attempt=now(),
+                )
+            raise
+        reports.append(
+            _deliver_rows(
+                config,
+                date=date,
+                rows=claimed,
+                recipients=[r.recipient for r in claimed],
+                store=store,
+                mailer=mailer,
+                now=now,
+                rendered=rendered,
+                item_count=count,
+                sleep=sleep,
+                max_retry_s=max_retry_s,
+            )
+        )
+    return reports
+
+
+def send_test_copy(
+    config: Config,
+    *,
+    date: dt.date,
+    to: Sequence[str],
+    mailer: Mailer,
+    now: Callable[[], dt.datetime],
+    rendered: Rendered,
+    item_count: int,
+    sleep: Callable[[float], None] = time.sleep,
+    max_retry_s: float = 60.0,
+) -> DeliveryReport:
+    """Send a test copy to each address in ``to``; the outbox is never read or written.
+
+    Each copy gets a fresh Message-ID so it is never collapsed with the daily delivery.
+    """
+    email_config = _require_email(config)
+    subject = _subject(config, date, item_count)
+    jobs = [
+        _Job(
+            recipient=addr,
+            msg=_message(
+                config,
+                rendered,
+                recipient=addr,
+                subject=subject,
+                message_id=make_message_id(
+                    date, addr, email_config.from_, nonce=f"test-{uuid.uuid4().hex}"
+                ),
+                date=now(),
+            ),
+        )
+        for addr in dict.fromkeys(to)
+    ]
+    outcome: dict[str, RecipientResult] = {}
+
+    def sent(job: _Job, reply: str) -> None:
+        outcome[job.recipient] = RecipientResult(job.recipient, "test", reply)
+
+    def permanent(job: _Job, error: str) -> None:
+        outcome[job.recipient] = RecipientResult(job.recipient, "failed", error)
+
+    left = _send_all(
+        jobs, mailer, sleep=sleep, max_retry_s=max_retry_s, on_sent=sent, on_permanent=permanent
+    )
+    for job in left:
+        outcome[job.recipient] = RecipientResult(job.recipient, "pending", job.error)
+    return DeliveryReport(date=date, results=tuple(outcome[j.recipient] for j in jobs))
+
+
+def eml_name(date: dt.date, recipient: str) -> str:
+    """``<date>.<recipient>.eml`` with characters unsafe in file names replaced."""
+    safe = re.sub(r"[^A-Za-z0-9@._+-]", "_", address_of(recipient) or recipient)
+    return f"{date.isoformat()}.{safe}.eml"
+
+
+def write_eml(
+    config: Config,
+    *,
+    date: dt.date,
+    out_dir: Path,
+    now: Callable[[], dt.datetime],
+    rendered: Rendered,
+    item_count: int,
+    recipients: Sequence[str] | None = None,
+) -> DeliveryReport:
+    """Write ``<out_dir>/<date>.<recipient>.eml`` per recipient; send and record nothing.
+
+    Written even for an empty digest, so a dry run shows what ``send_empty`` would send.
+    """
+    email_config = _require_email(config)
+    subject = _subject(config, date, item_count)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results: list[RecipientResult] = []
+    paths: list[Path] = []
+    for recipient in dict.fromkeys(recipients or email_config.to):
+        msg = _message(
+            config,
+            rendered,
+            recipient=recipient,
+            subject=subject,
+            message_id=make_message_id(date, recipient, email_config.from_),
+            date=now(),
+        )
+        path = out_dir / eml_name(date, recipient)
+        tmp = path.with_suffix(".eml.tmp")
+        tmp.write_bytes(msg.as_bytes(policy=POLICY))
+        tmp.replace(path)
+        paths.append(path)
+        results.append(RecipientResult(recipient, "written", str(path)))
+    return DeliveryReport(
+        date=date,
+        results=tuple(results),
+        skipped_empty=item_count == 0 and not email_config.send_empty,
+        paths=tuple(paths),
+    )
