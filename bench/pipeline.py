@@ -138,8 +138,10 @@ def main() -> None:
         runs["digest (default)"].append(run_once(feeds_dir, summarize))
         runs["stock sumy LexRank"].append(run_once(feeds_dir, stock_lexrank))
 
-    print(f"{'pipeline':<22}{'articles':>9}{'art/s':>9}{'gather':>9}{'summ.':>9}"
-          f"{'select':>9}{'render':>9}{'total':>9}{'peak MB':>9}")
+    print(
+        f"{'pipeline':<22}{'articles':>9}{'art/s':>9}{'gather':>9}{'summ.':>9}"
+        f"{'select':>9}{'render':>9}{'total':>9}{'peak MB':>9}"
+    )
     best: dict[str, dict[str, Any]] = {}
     for name, results in runs.items():
         r = min(results, key=lambda x: x["total"])

@@ -365,12 +365,14 @@ def extract(state: CliState, target: str, as_json: bool) -> None:
 def _register() -> None:
     # Commands of the later stages live beside their library modules; the group is here.
     from digest.cli_delivery import run_daemon, send, status
+    from digest.cli_feeds import feeds
     from digest.cli_preview import preview
 
     main.add_command(preview)
     main.add_command(send)
     main.add_command(status)
     main.add_command(run_daemon)
+    main.add_command(feeds)
 
 
 _register()

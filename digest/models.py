@@ -55,6 +55,12 @@ class FetchResult:
     permanent_redirect: str | None = None
     error: str | None = None
     elapsed_s: float = 0.0
+    # Seconds the server asked us to wait (Retry-After on 429/503), for the backoff.
+    retry_after_s: float | None = None
+    # The HTML page given as the feed URL when the feed was found through its <link>.
+    discovered_from: str | None = None
+    # True when the caller's skip() held the feed back (backing off): no request was made.
+    skipped: bool = False
 
     @property
     def ok(self) -> bool:
@@ -169,8 +175,8 @@ class Digest:
 
     @property
     def items(self) -> tuple[DigestItem, ...]:
-        """Every item once, in reading order."""
-        return tuple(item for section in self.sections for item in section.items)
+        """Every item once, in reading order: the top stories, then each section's."""
+        return self.top + tuple(item for section in self.sections for item in section.items)
 
     @property
     def feed_count(self) -> int:

@@ -226,11 +226,17 @@ def gather(
         user_agent=config.fetch.user_agent,
         progress=progress,
     )
+    # Parse against the configured source, so articles keep the feed's configured key even
+    # when a 301/308 moved it; the final URL still resolves relative links.
+    fetched = [replace(r, source=s) for s, r in zip(due, fetched, strict=True)]
     result_of = {s.key: r for s, r in zip(due, fetched, strict=True)}
-    outcomes = dict(
-        (id(r), outcome)
-        for r, outcome in feeds_mod.parse_many([r for r in fetched if r.ok], now=now)
-    )
+    ok = [r for r in fetched if r.ok]
+    outcomes = {
+        id(r): outcome
+        for r, outcome in feeds_mod.parse_many(
+            ok, now=now, workers=feeds_mod.default_workers(len(ok))
+        )
+    }
 
     articles: list[Article] = []
     problems: list[FeedProblem] = []

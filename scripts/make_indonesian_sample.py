@@ -29,7 +29,9 @@ INDOSUM_IDS = [
     "1505087142-sloane-stephens-juara-as-terbuka",
     "1475899238-44-sd-dan-smp-tampil-di-sirnas-msc-banjarmasin",
 ]
-SEED_TITLE = "Putin dari Rusia akan mengunjungi Korea Utara, di tengah meningkatnya kerja sama militer"
+SEED_TITLE = (
+    "Putin dari Rusia akan mengunjungi Korea Utara, di tengah meningkatnya kerja sama militer"
+)
 # The scrape gives no date; the text's "Kamis" and "18 dan 19 Juni" put it on 13 June 2024.
 SEED_DATE = dt.datetime(2024, 6, 13, 15, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))
 
