@@ -64,6 +64,10 @@ def main(ctx: click.Context, config_arg: str | None, verbose: int, quiet: bool) 
     ctx.obj = CliState(config_arg=config_arg, verbose=verbose, quiet=quiet)
 
 
+def _valid_lang(code: str) -> bool:
+    return code == "auto" or (2 <= len(code) <= 3 and code.isascii() and code.isalpha())
+
+
 def _parse_date(value: str | None) -> dt.date | None:
     if value is None:
         return None
@@ -182,11 +186,11 @@ def check(state: CliState) -> None:
 
     try:
         config = load_config(state.config_arg)
+        sources = config.feed_sources()  # reads feeds_file, which can be broken too
     except ConfigError as exc:
         for message in exc.messages:
             click.echo(f"error: {message}", err=True)
         sys.exit(2)
-    sources = config.feed_sources()
     if not sources:
         click.echo("warning: feeds: no feeds configured; add some under feeds:", err=True)
     results = fetch_feeds(
@@ -242,6 +246,11 @@ def summarize(
     count = sentences or config.summary.sentences
     chosen = method or config.summary.method
     lang = (language or config.summary.language).lower()
+    if not _valid_lang(lang):
+        raise click.BadParameter(
+            f"expected 'auto' or an ISO 639-1 code such as 'en' or 'id', found {language!r}",
+            param_hint="--lang",
+        )
     # "-" is stdin; undecodable bytes become U+FFFD rather than stopping a long batch.
     stream = click.open_file(source, encoding="utf-8", errors="replace")
     if not jsonl:
@@ -260,11 +269,13 @@ def summarize(
             text = record.get("text")
             if not isinstance(text, str):
                 raise ValueError('missing "text" string')
-            ident = record.get("id")
+            if "id" not in record:
+                raise ValueError('missing "id"')
+            ident = record["id"]
             title = record.get("title")
             line_lang = record.get("lang") or lang
-            if not isinstance(line_lang, str):
-                raise ValueError('"lang" must be a string')
+            if not isinstance(line_lang, str) or not _valid_lang(line_lang.lower()):
+                raise ValueError('"lang" must be "auto" or an ISO 639-1 code such as "id"')
         except ValueError as exc:
             click.echo(f"line {number}: skipped: {exc}", err=True)
             bad += 1

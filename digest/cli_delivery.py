@@ -10,6 +10,7 @@ import datetime as dt
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import click
 
@@ -26,6 +27,8 @@ from digest.mail import (
     send_test_copy,
     write_eml,
 )
+from digest.models import Digest
+from digest.render import RenderedDigest
 from digest.scheduler import (
     Scheduler,
     item_count,
@@ -117,6 +120,27 @@ def _already(store: Store, date: dt.date, recipients: list[str]) -> DeliveryRepo
     return DeliveryReport(date=date, results=tuple(results))
 
 
+@dataclass(frozen=True)
+class _Built:
+    digest: Digest
+    rendered: RenderedDigest
+
+
+def _build_for_send(
+    config: Config, *, store: Store, day: dt.date, now: Callable[[], dt.datetime]
+) -> _Built:
+    """D's digest for delivery: a real build, except for a past date already built, which
+    is replayed as recorded so a resend takes no new articles away from a later digest."""
+    from digest import pipeline
+
+    today = pipeline.local_date(config, now())
+    if day < today and any(d.date == day for d in store.digests()):
+        digest, rendered = pipeline.render_recorded(config, date=day, now=now(), store=store)
+        return _Built(digest, rendered)
+    out = pipeline.build_and_write(config, now=now(), date=day, store=store)
+    return _Built(out.digest, out.rendered)
+
+
 def send_digest(
     config: Config,
     *,
@@ -136,15 +160,17 @@ def send_digest(
     day = date or pipeline.local_date(config, now())
     wait = sleep or time.sleep
     if dry_run:
-        out = pipeline.build_and_write(config, now=now(), date=day, dry_run=True)
+        # Only the .eml files are written: the digest pages in the output folder stay those
+        # of the real builds.
+        preview = pipeline.build_digest(config, now=now(), date=day, dry_run=True)
         return [
             write_eml(
                 config,
                 date=day,
                 out_dir=config.output.dir,
                 now=now,
-                rendered=out.rendered,
-                item_count=item_count(out.digest),
+                rendered=pipeline.render(config, preview),
+                item_count=item_count(preview),
                 recipients=to or None,
             )
         ]
@@ -152,7 +178,9 @@ def send_digest(
     transport = mailer or make_mailer(email)
     with Store(config.state) as store, store.lock():
         if to:
-            out = pipeline.build_and_write(config, now=now(), date=day, store=store)
+            # A test copy shows what D's email would hold now, and records nothing: it must
+            # not take articles away from the daily delivery.
+            copy = pipeline.build_digest(config, now=now(), date=day, dry_run=True, store=store)
             return [
                 send_test_copy(
                     config,
@@ -160,8 +188,8 @@ def send_digest(
                     to=to,
                     mailer=transport,
                     now=now,
-                    rendered=out.rendered,
-                    item_count=item_count(out.digest),
+                    rendered=pipeline.render(config, copy),
+                    item_count=item_count(copy),
                     sleep=wait,
                     max_retry_s=max_retry_s,
                 )
@@ -171,7 +199,7 @@ def send_digest(
             # Nothing to send for D: don't fetch the feeds again just to find that out.
             reports = [_already(store, day, recipients)]
         else:
-            out = pipeline.build_and_write(config, now=now(), date=day, store=store)
+            built = _build_for_send(config, store=store, day=day, now=now)
             reports = [
                 deliver(
                     config,
@@ -179,8 +207,8 @@ def send_digest(
                     store=store,
                     mailer=transport,
                     now=now,
-                    rendered=out.rendered,
-                    item_count=item_count(out.digest),
+                    rendered=built.rendered,
+                    item_count=item_count(built.digest),
                     force=force,
                     sleep=wait,
                     max_retry_s=max_retry_s,

@@ -341,6 +341,11 @@ def parse_config(data: Any, base: Path, source: Path | None = None) -> Config:
             f"found {type(data).__name__}"
         )
     messages: list[str] = []
+    if "source_path" in data:  # a field of ours, not a key users may set
+        data = {k: v for k, v in data.items() if k != "source_path"}
+        messages.append(
+            "source_path: unknown key; check its spelling against the README's config reference"
+        )
     email = data.get("email")
     # Checked on the raw mapping so it is reported together with any field mistakes.
     if isinstance(email, dict) and (email.get("smtp") is None) == (email.get("sendmail") is None):
@@ -355,13 +360,18 @@ def parse_config(data: Any, base: Path, source: Path | None = None) -> Config:
         f.model_copy(update={"path": _resolve(f.path, base)}) if f.path is not None else f
         for f in config.feeds
     ]
+    templates_dir = _resolve(config.templates_dir, base)
+    if templates_dir is not None and not templates_dir.is_dir():
+        raise ConfigError(
+            f"templates_dir: folder {templates_dir} not found; create it or set templates_dir: null"
+        )
     email = config.email
     if email is not None and email.sendmail is not None:
         email = email.model_copy(update={"sendmail": _resolve(email.sendmail, base)})
     return config.model_copy(
         update={
             "feeds": feeds,
-            "templates_dir": _resolve(config.templates_dir, base),
+            "templates_dir": templates_dir,
             "feeds_file": _resolve(config.feeds_file, base),
             "state": _resolve(config.state, base),
             "output": OutputConfig(dir=_resolve(config.output.dir, base) or base / "out"),

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Protocol
 
 from digest.config import Config, EmailConfig, SmtpConfig
-from digest.errors import MailError, PermanentMailError, TemporaryMailError
+from digest.errors import ConfigError, MailError, PermanentMailError, TemporaryMailError
 from digest.render import format_subject
 from digest.store import OutboxRow, Store
 
@@ -180,7 +180,8 @@ class SmtpMailer:
             environ = os.environ if env is None else env
             password = environ.get(smtp.password_env)
             if password is None:
-                raise MailError(
+                # A configuration mistake (exit 2), found before anything is built or claimed.
+                raise ConfigError(
                     f"email.smtp.password_env: the environment variable {smtp.password_env} "
                     f"is not set; export it with the SMTP password for {smtp.username}"
                 )

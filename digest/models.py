@@ -139,6 +139,9 @@ class DigestItem:
     summary: Summary
     also_covered_by: tuple[str, ...] = ()
     reading_minutes: int = 1
+    # Ids of the other articles merged into this story: recorded with it, so the same story
+    # from another feed does not come back as new tomorrow.
+    merged_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

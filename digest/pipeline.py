@@ -16,7 +16,7 @@ import statistics
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from digest import extract as extract_mod
 from digest import feeds as feeds_mod
 from digest import fetch as fetch_mod
 from digest.config import Config
+from digest.errors import DigestError
 from digest.models import (
     Article,
     Digest,
@@ -38,7 +39,14 @@ from digest.models import (
     ParsedFeed,
     Summary,
 )
-from digest.render import ArchiveEntry, RenderedDigest, render_archive, render_atom, render_digest
+from digest.render import (
+    ArchiveEntry,
+    RenderedDigest,
+    fit_digest,
+    render_archive,
+    render_atom,
+    render_digest,
+)
 from digest.select import Candidate, select
 from digest.store import FeedState, Store, open_store
 from digest.summarize import summarize
@@ -215,28 +223,35 @@ def gather(
         for f, s in zip(to_fetch, due, strict=True)
         if (st := states[s.key]) is not None and s.path is None
     }
-    fetched = fetch_mod.fetch_feeds(
-        to_fetch,
-        validators=validators,
-        client=client,
-        timeout_s=config.fetch.timeout_s,
-        max_bytes=config.fetch.max_bytes,
-        concurrency=config.fetch.concurrency,
-        per_host=config.fetch.per_host,
-        user_agent=config.fetch.user_agent,
-        progress=progress,
-    )
-    # Parse against the configured source, so articles keep the feed's configured key even
-    # when a 301/308 moved it; the final URL still resolves relative links.
-    fetched = [replace(r, source=s) for s, r in zip(due, fetched, strict=True)]
-    result_of = {s.key: r for s, r in zip(due, fetched, strict=True)}
-    ok = [r for r in fetched if r.ok]
-    outcomes = {
-        id(r): outcome
-        for r, outcome in feeds_mod.parse_many(
-            ok, now=now, workers=feeds_mod.default_workers(len(ok))
-        )
-    }
+    # Results stream in as each feed finishes and are parsed meanwhile (in worker processes
+    # when there are many), and bodies are dropped once parsed, so memory stays flat in the
+    # number of feeds. Each result is parsed against the configured source, so articles keep
+    # the configured key even when a 301/308 moved the feed; the final URL still resolves
+    # relative links.
+    result_of: dict[str, FetchResult] = {}
+
+    def stream() -> Iterator[FetchResult]:
+        for index, result in fetch_mod.iter_fetch(
+            to_fetch,
+            validators=validators,
+            client=client,
+            timeout_s=config.fetch.timeout_s,
+            max_bytes=config.fetch.max_bytes,
+            concurrency=config.fetch.concurrency,
+            per_host=config.fetch.per_host,
+            user_agent=config.fetch.user_agent,
+            progress=progress,
+        ):
+            result = replace(result, source=due[index])
+            result_of[due[index].key] = result
+            yield result
+
+    outcomes: dict[str, feeds_mod.ParseOutcome] = {}
+    for parsed_result, outcome in feeds_mod.parse_many(
+        stream(), now=now, workers=feeds_mod.default_workers(len(due))
+    ):
+        outcomes[parsed_result.source.key] = outcome
+        result_of[parsed_result.source.key] = replace(parsed_result, body=b"")
 
     articles: list[Article] = []
     problems: list[FeedProblem] = []
@@ -244,8 +259,8 @@ def gather(
     private_ok: set[str] = set()
     for source in sources:
         previous = states[source.key]
-        result = result_of.get(source.key)
-        if result is None:
+        fetched = result_of.get(source.key)
+        if fetched is None:
             assert previous is not None
             problem = _skipped_problem(source, previous)
             if problem is not None:
@@ -254,15 +269,17 @@ def gather(
             reports.append(FeedReport(source, status))
             log.info("%s: %s", source.label, status)
             continue
+        result = fetched
         if _is_private_source(source, result):
             private_ok.add(source.key)
-        outcome = outcomes.get(id(result))
         parsed: ParsedFeed | None = None
-        if isinstance(outcome, ParsedFeed):
-            parsed = outcome
-            problems.extend(outcome.problems)
-        elif outcome is not None:
-            result = replace(result, error=str(outcome))
+        if source.key in outcomes:
+            outcome = outcomes[source.key]
+            if isinstance(outcome, ParsedFeed):
+                parsed = outcome
+                problems.extend(outcome.problems)
+            else:
+                result = replace(result, error=str(outcome))
         state, problem = _next_state(
             source, previous, result, parsed.title if parsed else None, now
         )
@@ -402,13 +419,16 @@ def summarize_all(
     """Summarise each article in its own language, using the store's cache by content hash."""
     method = config.summary.method
     count = config.summary.sentences
+    configured = {s.key: s.language for s in config.feed_sources()}
     out: list[tuple[Article, Summary]] = []
     fresh: list[tuple[str, int, str, Summary]] = []
     for article in articles:
-        # Precedence: summary.language, then the feed's language:, then detection.
-        language = config.summary.language
-        if language == "auto" and article.language:
-            language = article.language
+        # A feed's language: wins, then summary.language:, then detection from the text.
+        # The feed's own <language> tag is not trusted: themes declare en-US on Indonesian
+        # sites.
+        language = configured.get(article.feed_key, "auto")
+        if language == "auto":
+            language = config.summary.language
         key = content_hash(article)
         summary = store.get_summary(key, method, count, language)
         if summary is None:
@@ -420,7 +440,7 @@ def summarize_all(
                 method=method,
             )
             fresh.append((key, count, language, summary))
-        if article.language is None and summary.language not in ("", "und"):
+        if summary.language not in ("", "und") and summary.language != article.language:
             article = replace(article, language=summary.language)
         out.append((article, summary))
     if record and fresh:
@@ -431,17 +451,33 @@ def summarize_all(
 # --- the digest ------------------------------------------------------------------------
 
 
+# Per feed, only this many times max_items_per_feed of the newest unsent articles are
+# considered: the rest could not make the cut (ranking favours recency), and without a bound
+# every build would extract, summarise and cluster a backlog that only grows.
+BACKLOG_FACTOR = 3
+
+
+def _when(article: Article, seen: dt.datetime) -> dt.datetime:
+    return article.published or seen
+
+
 def _candidates(
     config: Config,
-    intake: Intake,
+    intake: Intake | None,
     *,
     date: dt.date,
     now: dt.datetime,
     store: Store,
 ) -> tuple[list[tuple[Article, dt.datetime, bool]], int]:
-    """Articles for the digest of ``date``: this date's recorded ones (pinned), then every
-    article seen so far that is in no other digest, within max_age_hours."""
+    """Articles for the digest of ``date``: this date's recorded ones (pinned), then the
+    newest articles seen so far that are in no other digest, within max_age_hours.
+
+    Without an intake (a replay of a recorded date) only the pinned articles are returned.
+    Also returns how many were left out as too old.
+    """
     pinned = {a.id: (a, seen) for a, seen in store.digest_articles(date)}
+    if intake is None:
+        return [(a, seen, True) for a, seen in pinned.values()], 0
     pool: dict[str, tuple[Article, dt.datetime]] = {}
     for article, seen in store.undigested_articles(now):
         pool[article.id] = (article, seen)
@@ -459,13 +495,18 @@ def _candidates(
         current = pool.get(i, (article, seen))[0]
         out.append((current, seen, True))
     too_old = 0
+    by_feed: dict[str, list[tuple[Article, dt.datetime]]] = {}
     for i, (article, seen) in pool.items():
         if i in pinned or i in elsewhere or article.feed_key not in live_feeds:
             continue
-        if cutoff is not None and (article.published or seen) < cutoff:
+        if cutoff is not None and _when(article, seen) < cutoff:
             too_old += 1
             continue
-        out.append((article, seen, False))
+        by_feed.setdefault(article.feed_key, []).append((article, seen))
+    keep = BACKLOG_FACTOR * config.limits.max_items_per_feed
+    for entries in by_feed.values():
+        entries.sort(key=lambda e: _when(*e), reverse=True)
+        out.extend((article, seen, False) for article, seen in entries[:keep])
     return out, too_old
 
 
@@ -475,6 +516,7 @@ def build_digest(
     now: dt.datetime | None = None,
     date: dt.date | None = None,
     dry_run: bool = False,
+    replay: bool = False,
     store: Store | None = None,
     client: httpx.Client | None = None,
     summarizer: Summarizer = summarize,
@@ -484,31 +526,43 @@ def build_digest(
 
     A real build records the digest's articles in the store, so no later date repeats
     them; ``dry_run`` records nothing. Building a date again gives the same items plus
-    whatever arrived since.
+    whatever arrived since. ``replay`` rebuilds exactly the articles recorded for ``date``
+    (no fetching, nothing recorded): what a resend or a retry of a past date mails.
     """
     started = time.perf_counter()
     now = now or dt.datetime.now(dt.UTC)
     date = date or local_date(config, now)
+    record = not (dry_run or replay)
     own_store = store is None
     if store is None:
-        store = open_store(config.state, read_only=dry_run)
+        store = open_store(config.state, read_only=not record)
     try:
-        intake = gather(
-            config, now=now, store=store, record=not dry_run, client=client, progress=progress
+        intake = (
+            None
+            if replay
+            else gather(
+                config, now=now, store=store, record=record, client=client, progress=progress
+            )
         )
         pool, too_old = _candidates(config, intake, date=date, now=now, store=store)
         articles = [a for a, _, _ in pool]
+        private_ok = (
+            intake.private_ok
+            if intake is not None
+            else frozenset(s.key for s in config.feed_sources() if _is_private_source(s, None))
+        )
+        # On a replay the pages come from the store's cache, so the same text is summarised.
         articles = add_full_text(
             config,
             articles,
             store=store,
             now=now,
-            record=not dry_run,
-            private_ok=intake.private_ok,
+            record=record,
+            private_ok=private_ok,
             client=client,
         )
         summarized = summarize_all(
-            config, articles, store=store, now=now, record=not dry_run, summarizer=summarizer
+            config, articles, store=store, now=now, record=record, summarizer=summarizer
         )
         candidates = [
             Candidate(article=a, summary=s, first_seen=seen, pinned=pinned)
@@ -524,7 +578,7 @@ def build_digest(
             max_items_per_feed=config.limits.max_items_per_feed,
             section_order=order,
         )
-        failed = sum(1 for r in intake.reports if r.status == "failed")
+        reports = intake.reports if intake else ()
         digest = Digest(
             title=config.title,
             date=date,
@@ -533,24 +587,36 @@ def build_digest(
             generated_at=now,
             sections=selection.sections,
             top=selection.top,
-            problems=intake.problems,
+            problems=intake.problems if intake else (),
             stats=DigestStats(
-                feeds=len(intake.reports),
-                feeds_failed=failed,
-                articles_seen=len(intake.articles),
-                articles_new=sum(r.new for r in intake.reports),
+                feeds=len(reports),
+                feeds_failed=sum(1 for r in reports if r.status == "failed"),
+                articles_seen=len(intake.articles) if intake else len(pool),
+                articles_new=sum(r.new for r in reports),
                 items=len(selection.top) + sum(len(s.items) for s in selection.sections),
                 elapsed_s=round(time.perf_counter() - started, 2),
             ),
         )
+        # Cut for size before recording: an item left out of the email stays available
+        # for a later digest instead of being marked as sent.
+        digest = fit_digest(
+            digest,
+            templates_dir=config.templates_dir,
+            images=config.images,
+            unsubscribe=config.email.unsubscribe if config.email else None,
+            max_html_kb=config.limits.max_html_kb,
+        )
+        digest = replace(digest, stats=replace(digest.stats, items=len(digest.items)))
         if too_old:
             log.info(
                 "left out %d articles older than %s hours", too_old, config.limits.max_age_hours
             )
-        if not dry_run:
+        if record:
+            shown = [item.article.id for item in digest.items]
+            merged = [i for item in digest.items for i in item.merged_ids]
             store.record_digest(
                 date,
-                [item.article.id for item in digest.items],
+                shown + merged,
                 title=config.title,
                 summary=" · ".join(item.article.title for item in digest.items[:3]),
                 built_at=now,
@@ -591,14 +657,23 @@ _UMASK = _current_umask()
 
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` so readers see the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise DigestError(
+            f"{path.parent}: cannot write there ({exc.strerror}); "
+            "choose another output.dir or --out"
+        ) from None
     try:
         # mkstemp makes the file private; a published digest gets the usual permissions.
         os.chmod(tmp, 0o666 & ~_UMASK)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise DigestError(f"{path}: cannot write it ({exc.strerror})") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -688,6 +763,22 @@ def build_and_write(
     finally:
         if own_store:
             store.close()
+
+
+def render_recorded(
+    config: Config,
+    *,
+    date: dt.date,
+    now: dt.datetime | None = None,
+    store: Store | None = None,
+) -> tuple[Digest, RenderedDigest]:
+    """The digest of ``date`` exactly as recorded, rendered; fetches and records nothing.
+
+    What a retry or a deliberate resend of a past date mails, so it never takes articles
+    that arrived since away from a later digest.
+    """
+    digest = build_digest(config, now=now, date=date, replay=True, store=store)
+    return digest, render(config, digest)
 
 
 def build_preview(config: Config, *, now: dt.datetime | None = None) -> RenderedDigest:

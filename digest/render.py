@@ -693,24 +693,14 @@ def _item_total(digest: Digest) -> int:
     return len(digest.top) + sum(len(s.items) for s in digest.sections)
 
 
-def render_digest(
+def _fit(
     digest: Digest,
-    *,
-    templates_dir: Path | None = None,
-    images: bool = True,
-    unsubscribe: str | None = None,
-    max_html_kb: int = 100,
-    subject: str | None = None,
-) -> RenderedDigest:
-    """The email's HTML (CSS inlined) and text parts for ``digest``; a pure function.
-
-    When the inlined HTML is larger than ``max_html_kb`` kilobytes, items are dropped from
-    the ends of the longest sections (and counted in their "and N more" line) until it fits.
-    ``subject``, when given, is an ``email.subject`` template filled by :func:`format_subject`
-    with the number of stories actually shown. Raises RenderError naming file and line when
-    a template is broken.
-    """
-    env = _environment(templates_dir)
+    env: jinja2.Environment,
+    templates_dir: Path | None,
+    images: bool,
+    unsubscribe: str | None,
+    max_html_kb: int,
+) -> tuple[Digest, RenderedDigest]:
     limit = max_html_kb * 1024
     current = digest
     rendered = _render_once(current, env, templates_dir, images, unsubscribe)
@@ -726,6 +716,45 @@ def render_digest(
         drop = max(1, math.ceil((size - limit) / per_item))
         current = _shrink(current, drop)
         rendered = _render_once(current, env, templates_dir, images, unsubscribe)
+    return current, rendered
+
+
+def fit_digest(
+    digest: Digest,
+    *,
+    templates_dir: Path | None = None,
+    images: bool = True,
+    unsubscribe: str | None = None,
+    max_html_kb: int = 100,
+) -> Digest:
+    """``digest`` with items dropped from the ends of its longest sections (and counted in
+    their "and N more" line) until its inlined HTML fits in ``max_html_kb`` kilobytes.
+
+    The pipeline records the fitted digest, so an item cut for size stays available for a
+    later digest instead of being marked as sent.
+    """
+    env = _environment(templates_dir)
+    return _fit(digest, env, templates_dir, images, unsubscribe, max_html_kb)[0]
+
+
+def render_digest(
+    digest: Digest,
+    *,
+    templates_dir: Path | None = None,
+    images: bool = True,
+    unsubscribe: str | None = None,
+    max_html_kb: int = 100,
+    subject: str | None = None,
+) -> RenderedDigest:
+    """The email's HTML (CSS inlined) and text parts for ``digest``; a pure function.
+
+    When the inlined HTML is larger than ``max_html_kb`` kilobytes, items are dropped as
+    :func:`fit_digest` does until it fits. ``subject``, when given, is an ``email.subject``
+    template filled by :func:`format_subject` with the number of stories actually shown.
+    Raises RenderError naming file and line when a template is broken.
+    """
+    env = _environment(templates_dir)
+    current, rendered = _fit(digest, env, templates_dir, images, unsubscribe, max_html_kb)
     if subject is not None:
         line = format_subject(
             subject,

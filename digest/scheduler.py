@@ -15,7 +15,6 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import schedule
@@ -138,39 +137,25 @@ def read_last_slot(store: Store) -> dt.datetime | None:
 
 
 def item_count(digest: Any) -> int:
-    """Stories in a Digest: the top stories plus every section's items."""
-    return len(getattr(digest, "top", ())) + len(digest.items)
-
-
-class _FileRendered:
-    def __init__(self, html: str, text: str) -> None:
-        self.html = html
-        self.text = text
+    """Stories in a Digest (``Digest.items`` holds the top stories and every section's)."""
+    return len(digest.items)
 
 
 def rendered_for_retry(
     config: Config, store: Store, now: Callable[[], dt.datetime]
 ) -> Callable[[dt.date], tuple[Rendered, int]]:
-    """How a retry gets the digest of an earlier date: the files its build wrote.
+    """How a retry gets the digest of an earlier date: its recorded articles, rendered.
 
-    Reading ``<out>/<D>.html`` and ``.txt`` sends the recipient what the others got and,
-    unlike a rebuild, takes no new articles away from a later digest. When they are gone a
-    dry-run build (which records nothing) stands in.
+    A replay of what was recorded sends the recipient what the others got and, unlike a
+    rebuild, takes no new articles away from a later digest. (The files in the output
+    folder are not used: a `build --dry-run` may have overwritten them.)
     """
 
     def load(date: dt.date) -> tuple[Rendered, int]:
-        html = Path(config.output.dir) / f"{date.isoformat()}.html"
-        text = Path(config.output.dir) / f"{date.isoformat()}.txt"
-        counts = {d.date: d.items for d in store.digests()}
-        if html.is_file() and text.is_file() and date in counts:
-            return (
-                _FileRendered(html.read_text(encoding="utf-8"), text.read_text(encoding="utf-8")),
-                counts[date],
-            )
         from digest import pipeline
 
-        out = pipeline.build_and_write(config, now=now(), date=date, dry_run=True)
-        return out.rendered, item_count(out.digest)
+        digest, rendered = pipeline.render_recorded(config, date=date, now=now(), store=store)
+        return rendered, item_count(digest)
 
     return load
 

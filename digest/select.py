@@ -106,24 +106,45 @@ def cluster(candidates: Sequence[Candidate]) -> list[list[int]]:
             i = parent[i]
         return i
 
+    def union(i: int, j: int) -> None:
+        parent[find(j)] = find(i)
+
     by_lang: dict[str, list[int]] = defaultdict(list)
     for i, c in enumerate(candidates):
         by_lang[c.summary.language or c.article.language or "und"].append(i)
     for members in by_lang.values():
-        for x, i in enumerate(members):
-            for j in members[x + 1 :]:
-                same_link = (
-                    candidates[i].article.link is not None
-                    and candidates[i].article.link == candidates[j].article.link
-                )
-                if candidates[i].article.feed_key == candidates[j].article.feed_key:
-                    # Within one feed only copies are one story: "Episode 41" and
-                    # "Episode 42" look alike but are two items.
-                    similar = _fingerprint(candidates[i]) == _fingerprint(candidates[j])
+        # Copies: the same link anywhere, or the same title and lead within one feed. Within
+        # one feed only copies are one story: "Episode 41" and "Episode 42" look alike but
+        # are two items.
+        first_of: dict[object, int] = {}
+        for i in members:
+            a = candidates[i].article
+            for key in ((a.link,) if a.link else ()) + ((a.feed_key, _fingerprint(candidates[i])),):
+                if key in first_of:
+                    union(first_of[key], i)
                 else:
-                    similar = _cosine(vectors[i], vectors[j]) >= SAME_STORY
-                if same_link or similar:
-                    parent[find(j)] = find(i)
+                    first_of[key] = i
+        # Similar stories from different feeds: cosine >= SAME_STORY. Dot products are summed
+        # through the terms two candidates share (an inverted index), not over all n^2
+        # pairs. Terms in more than a tenth of a large pool are skipped: their weight is
+        # small and they would bring the n^2 pairs back; below 500 candidates it is exact.
+        postings: dict[str, list[int]] = defaultdict(list)
+        for i in members:
+            for term in vectors[i]:
+                postings[term].append(i)
+        limit = max(50, len(members) // 10)
+        dots: dict[tuple[int, int], float] = defaultdict(float)
+        for term, plist in postings.items():
+            if len(plist) < 2 or len(plist) > limit:
+                continue
+            for x, i in enumerate(plist):
+                weight = vectors[i][term]
+                for j in plist[x + 1 :]:
+                    dots[(i, j)] += weight * vectors[j][term]
+        for (i, j), dot in dots.items():
+            different_feeds = candidates[i].article.feed_key != candidates[j].article.feed_key
+            if different_feeds and dot >= SAME_STORY:
+                union(i, j)
     groups: dict[int, list[int]] = defaultdict(list)
     for i in range(len(candidates)):
         groups[find(i)].append(i)
@@ -194,6 +215,7 @@ def select(
             summary=c.summary,
             also_covered_by=tuple(others),
             reading_minutes=reading_minutes(c.article.text),
+            merged_ids=tuple(candidates[i].article.id for i in group if i != best),
         )
         items.append((s, item, any(candidates[i].pinned for i in group)))
     items.sort(key=lambda t: (not t[2], -t[0]))

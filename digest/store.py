@@ -17,6 +17,7 @@ import logging
 import os
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -96,6 +97,13 @@ _MIGRATIONS: tuple[str, ...] = (
         claimed_at TEXT,
         PRIMARY KEY (date, recipient)
     );
+    """,
+    # 2: when a feed last listed each article. Retention prunes on it, so an entry a feed
+    # keeps listing for months is never forgotten and sent again as new.
+    """
+    ALTER TABLE articles ADD COLUMN last_seen TEXT;
+    UPDATE articles SET last_seen = first_seen;
+    CREATE INDEX articles_last_seen ON articles (last_seen);
     """,
 )
 
@@ -334,21 +342,24 @@ class Store:
                 ).fetchone()
                 if row is None:
                     conn.execute(
-                        "INSERT INTO articles (id, feed_key, first_seen, content_hash, data) "
-                        "VALUES (?, ?, ?, ?, ?)",
+                        "INSERT INTO articles "
+                        "(id, feed_key, first_seen, content_hash, data, last_seen) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
                         (
                             article.id,
                             article.feed_key,
                             _iso(now),
                             content_hash,
                             article_to_json(article),
+                            _iso(now),
                         ),
                     )
                     first_seen[article.id] = now
                 else:
                     conn.execute(
-                        "UPDATE articles SET content_hash = ?, data = ? WHERE id = ?",
-                        (content_hash, article_to_json(article), article.id),
+                        "UPDATE articles SET content_hash = ?, data = ?, last_seen = ? "
+                        "WHERE id = ?",
+                        (content_hash, article_to_json(article), _iso(now), article.id),
                     )
                     first_seen[article.id] = _dt(row[0]) or now
         return first_seen
@@ -502,21 +513,26 @@ class Store:
     # -- retention ---------------------------------------------------------------------
 
     def prune(self, now: dt.datetime, retention_days: int) -> int:
-        """Drop articles, caches and old digest records past retention; vacuum weekly.
+        """Drop articles no feed has listed for ``retention_days``, old caches and old
+        outbox rows; vacuum weekly.
 
-        Returns the number of articles removed. Articles of digests inside the window stay,
-        so a recent digest can always be rebuilt.
+        Returns the number of articles removed. An article a feed still lists is kept with
+        its digest record however old it is, so it is never sent again as new; articles of
+        digests inside the window stay, so a recent digest can always be rebuilt.
         """
         cutoff = _iso(now - dt.timedelta(days=retention_days))
         cutoff_date = (now - dt.timedelta(days=retention_days)).date().isoformat()
         with self.transaction() as conn:
             removed = conn.execute(
-                "DELETE FROM articles WHERE first_seen < ? AND NOT EXISTS "
+                "DELETE FROM articles WHERE COALESCE(last_seen, first_seen) < ? AND NOT EXISTS "
                 "(SELECT 1 FROM digest_items d WHERE d.article_id = articles.id "
                 "AND d.date >= ?)",
                 (cutoff, cutoff_date),
             ).rowcount
-            conn.execute("DELETE FROM digest_items WHERE date < ?", (cutoff_date,))
+            conn.execute(
+                "DELETE FROM digest_items WHERE NOT EXISTS "
+                "(SELECT 1 FROM articles a WHERE a.id = digest_items.article_id)"
+            )
             conn.execute("DELETE FROM summaries WHERE created_at < ?", (cutoff,))
             conn.execute("DELETE FROM pages WHERE fetched_at < ?", (cutoff,))
             conn.execute(
@@ -680,13 +696,17 @@ def open_store(path: Path, *, read_only: bool = False) -> Store:
         return Store(path)
     store = Store(":memory:")
     if path.exists():
+        uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
         try:
-            source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            source = sqlite3.connect(uri, uri=True)
+            try:
+                source.backup(store.conn)
+            finally:
+                source.close()
+            store._migrate()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: cannot be read ({exc})") from None
-        try:
-            source.backup(store.conn)
-        finally:
-            source.close()
-        store._migrate()
+            store.close()
+            raise StoreError(
+                f"{path}: the state database cannot be used ({exc}); move it aside to start afresh"
+            ) from None
     return store

@@ -224,3 +224,47 @@ def test_fetch_lists_each_feed(runner: CliRunner, demo_config: Path) -> None:
     assert len(lines) == 6 and all(line.startswith("ok\t") for line in lines)
     again = runner.invoke(main, ["-c", str(demo_config), "fetch"])
     assert all("\t0 new of" in line for line in again.stdout.strip().splitlines())
+
+
+def test_summarize_rejects_a_language_name(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["summarize", "--lang", "English"], input="Some text here.")
+    assert result.exit_code == 2 and "ISO 639-1" in result.output
+
+
+def test_summarize_jsonl_line_without_id_is_malformed(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["summarize", "--jsonl"], input='{"text": "A cat. A dog."}\n')
+    assert result.exit_code == 1
+    assert result.stdout == "" and 'line 1: skipped: missing "id"' in result.stderr
+
+
+def test_check_reports_a_broken_feeds_file_as_a_config_error(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    (tmp_path / "feeds.opml").mkdir()
+    path = write_config(tmp_path, {"feeds_file": "feeds.opml"})
+    result = runner.invoke(main, ["-c", str(path), "check"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: feeds_file:")
+
+
+def test_config_rejects_missing_templates_dir_and_internal_keys(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    path = write_config(tmp_path, {"templates_dir": "nope"})
+    result = runner.invoke(main, ["-c", str(path), "check"])
+    assert result.exit_code == 2 and "templates_dir: folder" in result.stderr
+    path = write_config(tmp_path, {"source_path": "/etc"})
+    result = runner.invoke(main, ["-c", str(path), "check"])
+    assert result.exit_code == 2 and "source_path: unknown key" in result.stderr
+
+
+def test_build_into_an_unwritable_place_is_one_line(
+    runner: CliRunner, demo_config: Path, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    result = runner.invoke(
+        main, ["-c", str(demo_config), "build", "--dry-run", "--out", str(blocker / "sub")]
+    )
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ") and "Traceback" not in result.output

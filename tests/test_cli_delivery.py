@@ -197,7 +197,7 @@ def test_missing_password_variable(tmp_path: Path, server: SmtpServer) -> None:
     }
     config = _write_config(tmp_path, server.port, email={"smtp": smtp})
     result = _digest(config, "send", env={"DIGEST_TEST_NO_SUCH_PW": None})  # type: ignore[dict-item]
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a configuration mistake, per the CLI contract
     assert len(result.stderr.strip().splitlines()) == 1
     assert "DIGEST_TEST_NO_SUCH_PW is not set" in result.stderr
     assert not (tmp_path / "state.sqlite").exists() or _rows(tmp_path) == []

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from digest.config import SmtpConfig
-from digest.errors import MailError, PermanentMailError, TemporaryMailError
+from digest.errors import ConfigError, MailError, PermanentMailError, TemporaryMailError
 from digest.mail import (
     POLICY,
     SendmailMailer,
@@ -170,7 +170,7 @@ def test_starttls_not_offered(tmp_path: Path, server: SmtpServer) -> None:
 
 
 def test_missing_password_variable_names_it() -> None:
-    with pytest.raises(MailError, match="DIGEST_TEST_PW is not set"):
+    with pytest.raises(ConfigError, match="DIGEST_TEST_PW is not set"):
         SmtpMailer(_smtp(25, username="alice", password_env="DIGEST_TEST_PW"), {})
 
 

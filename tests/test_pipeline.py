@@ -138,9 +138,158 @@ def test_every_real_feed_builds_one_digest(
     config = load_config(
         write_config(
             tmp_path,
-            {"feeds": feeds, "limits": {"max_items": 200, "max_items_per_feed": 3}},
+            {
+                "feeds": feeds,
+                # The size cap is tested elsewhere; here every feed must reach the page.
+                "limits": {"max_items": 200, "max_items_per_feed": 3, "max_html_kb": 100_000},
+            },
         )
     )
     digest = build_digest(config, now=fixed_now, dry_run=True)
     assert len(digest.items) >= 100
     assert not [p for p in digest.problems if p.kind == "error"]
+
+
+def _rss(items: list[tuple[str, str, str]], language: str | None = None) -> str:
+    """An RSS 2.0 feed of (title, link, text) items, newest first."""
+    lang = f"<language>{language}</language>" if language else ""
+    body = "".join(
+        f"<item><title>{t}</title><link>{link}</link><guid>{link}</guid>"
+        f"<pubDate>Wed, 25 Nov 2026 {10 - n:02d}:00:00 +0000</pubDate>"
+        f"<description>{text}</description></item>"
+        for n, (t, link, text) in enumerate(items)
+    )
+    head = '<?xml version="1.0"?><rss version="2.0"><channel><title>F</title>'
+    return f"{head}{lang}{body}</channel></rss>"
+
+
+LONG = (
+    "The regional council approved a new plan for public transport on Tuesday evening. "
+    "Buses will run every ten minutes on the main lines from next spring onwards. "
+    "The plan also adds night services on weekends for the first time in a decade. "
+) * 3
+
+
+def test_items_cut_for_size_are_not_recorded(tmp_path: Path, fixed_now: dt.datetime) -> None:
+    items = [(f"Story {n} about item{n}", f"https://ex.org/{n}", LONG) for n in range(30)]
+    (tmp_path / "f.xml").write_text(_rss(items), encoding="utf-8")
+    config = load_config(
+        write_config(
+            tmp_path,
+            {
+                "feeds": [{"path": "f.xml", "full_text": "never"}],
+                "limits": {"max_items": 60, "max_items_per_feed": 60, "max_html_kb": 25},
+            },
+        )
+    )
+    first = build_digest(config, now=fixed_now)
+    shown = {i.article.id for i in first.items}
+    assert 0 < len(shown) < 30
+    with Store(config.state) as store:
+        assert {a.id for a, _ in store.digest_articles(first.date)} == shown
+    later = build_digest(config, now=fixed_now + dt.timedelta(days=1))
+    again = {i.article.id for i in later.items}
+    assert again and not again & shown  # the cut ones come next, nothing repeats
+
+
+def test_a_merged_story_does_not_come_back_from_the_other_feed(
+    tmp_path: Path, fixed_now: dt.datetime
+) -> None:
+    story = "Volcano erupts near the capital, forcing thousands of residents to flee their homes."
+    (tmp_path / "a.xml").write_text(
+        _rss([("Volcano erupts near capital, thousands flee", "https://a.ex/v", story)]),
+        encoding="utf-8",
+    )
+    (tmp_path / "b.xml").write_text(
+        _rss([("Thousands flee as volcano erupts near capital", "https://b.ex/v", story)]),
+        encoding="utf-8",
+    )
+    config = load_config(
+        write_config(
+            tmp_path,
+            {
+                "feeds": [
+                    {"path": "a.xml", "name": "A", "full_text": "never"},
+                    {"path": "b.xml", "name": "B", "full_text": "never"},
+                ]
+            },
+        )
+    )
+    first = build_digest(config, now=fixed_now)
+    assert len(first.items) == 1 and first.items[0].also_covered_by
+    later = build_digest(config, now=fixed_now + dt.timedelta(days=1))
+    assert later.items == ()
+
+
+def test_replaying_a_past_date_takes_no_new_articles(
+    tmp_path: Path, fixed_now: dt.datetime
+) -> None:
+    from digest.pipeline import render_recorded
+
+    feed = tmp_path / "f.xml"
+    feed.write_text(_rss([("First story here", "https://ex.org/1", LONG)]), encoding="utf-8")
+    config = load_config(
+        write_config(tmp_path, {"feeds": [{"path": "f.xml", "full_text": "never"}]})
+    )
+    day1 = build_digest(config, now=fixed_now)
+    feed.write_text(
+        _rss(
+            [
+                ("Second story arrives", "https://ex.org/2", LONG.replace("council", "board")),
+                ("First story here", "https://ex.org/1", LONG),
+            ]
+        ),
+        encoding="utf-8",
+    )
+    replayed, rendered = render_recorded(
+        config, date=day1.date, now=fixed_now + dt.timedelta(days=1)
+    )
+    assert [i.article.id for i in replayed.items] == [i.article.id for i in day1.items]
+    assert "Second story" not in rendered.text
+    day2 = build_digest(config, now=fixed_now + dt.timedelta(days=1))
+    assert [i.article.title for i in day2.items] == ["Second story arrives"]
+
+
+def test_a_feed_declaring_the_wrong_language_is_detected(
+    tmp_path: Path, fixed_now: dt.datetime
+) -> None:
+    text = (
+        "Presiden Joko Widodo meresmikan jalan tol baru di Jawa Tengah pada hari Senin. "
+        "Jalan tol sepanjang 80 kilometer itu diharapkan mempercepat arus barang antarkota. "
+        "Pemerintah menyebut proyek tersebut selesai lebih cepat dari jadwal yang ditetapkan."
+    )
+    (tmp_path / "f.xml").write_text(
+        _rss([("Jalan tol baru diresmikan", "https://ex.id/1", text)], language="en-us"),
+        encoding="utf-8",
+    )
+    config = load_config(
+        write_config(tmp_path, {"feeds": [{"path": "f.xml", "full_text": "never"}]})
+    )
+    [item] = build_digest(config, now=fixed_now, dry_run=True).items
+    assert item.summary.language == "id" and item.article.language == "id"
+    # An explicit language: on the feed still wins over detection.
+    forced = load_config(
+        write_config(
+            tmp_path, {"feeds": [{"path": "f.xml", "full_text": "never", "language": "ms"}]}
+        )
+    )
+    [item] = build_digest(forced, now=fixed_now, dry_run=True).items
+    assert item.summary.language == "ms"
+
+
+def test_an_entry_still_listed_after_retention_is_not_sent_again(
+    tmp_path: Path, fixed_now: dt.datetime
+) -> None:
+    (tmp_path / "f.xml").write_text(
+        _rss([("Evergreen page", "https://ex.org/e", LONG)]), encoding="utf-8"
+    )
+    config = load_config(
+        write_config(
+            tmp_path,
+            {"feeds": [{"path": "f.xml", "full_text": "never"}], "retention_days": 5},
+        )
+    )
+    assert len(build_digest(config, now=fixed_now).items) == 1
+    for day in range(1, 12):
+        later = build_digest(config, now=fixed_now + dt.timedelta(days=day))
+        assert later.items == (), day

@@ -172,3 +172,44 @@ def test_top_stories_come_from_different_feeds() -> None:
     assert [i.article.feed for i in selection.top] == ["Busy", "Quiet", "Third"]
     rest = [i for s in selection.sections for i in s.items]
     assert len(rest) + len(selection.top) == len(items)
+
+
+def _brute_force(candidates: list[Candidate]) -> list[list[int]]:
+    """Every pair compared: the reference the inverted-index clustering must match."""
+    from digest.select import SAME_STORY, _cosine, _fingerprint, _vectors
+
+    vectors = _vectors(candidates)
+    groups = [{i} for i in range(len(candidates))]
+    for i in range(len(candidates)):
+        for j in range(i + 1, len(candidates)):
+            a, b = candidates[i], candidates[j]
+            if (a.summary.language or "und") != (b.summary.language or "und"):
+                continue
+            same = (a.article.link is not None and a.article.link == b.article.link) or (
+                _fingerprint(a) == _fingerprint(b)
+                if a.article.feed_key == b.article.feed_key
+                else _cosine(vectors[i], vectors[j]) >= SAME_STORY
+            )
+            if same:
+                gi = next(g for g in groups if i in g)
+                gj = next(g for g in groups if j in g)
+                if gi is not gj:
+                    gi |= gj
+                    groups.remove(gj)
+    return sorted(sorted(g) for g in groups)
+
+
+@pytest.mark.corpus
+def test_clustering_matches_all_pairs_on_real_feeds(shared_data: Path) -> None:
+    from digest.feeds import parse_feed
+    from digest.models import FeedSource
+    from digest.summarize import summarize
+
+    candidates: list[Candidate] = []
+    for path in sorted((shared_data / "feeds" / "real").glob("en-*.*"))[:14]:
+        parsed = parse_feed(path.read_bytes(), FeedSource(path=path), now=NOW)
+        for article in parsed.articles[:12]:
+            summary = summarize(article.text, title=article.title, language="en", method="lead")
+            candidates.append(Candidate(article, summary, NOW))
+    assert len(candidates) > 100
+    assert sorted(sorted(g) for g in cluster(candidates)) == _brute_force(candidates)

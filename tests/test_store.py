@@ -159,3 +159,33 @@ def test_prune_drops_old_articles_and_caches(tmp_path: Path) -> None:
         assert [a.id for a, _ in store.undigested_articles(NOW)] == ["id-2"]
         assert store.get_summary("h1", "lead", 3, "auto") is None
         assert store.get_meta("last_vacuum") is not None
+
+
+def test_a_damaged_file_fails_cleanly_in_a_dry_run_too(tmp_path: Path) -> None:
+    path = tmp_path / "state #1?.sqlite"  # characters that need quoting in a URI
+    with Store(path) as store:
+        store.set_meta("k", "v")
+    with open_store(path, read_only=True) as copy:
+        assert copy.get_meta("k") == "v"
+    path.write_bytes(b"garbage, not SQLite" * 200)
+    with pytest.raises(StoreError, match="move it aside"):
+        open_store(path, read_only=True)
+
+
+def test_version_one_files_are_migrated(tmp_path: Path) -> None:
+    from digest.store import _MIGRATIONS
+
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(_MIGRATIONS[0])
+    conn.execute(
+        "INSERT INTO articles (id, feed_key, first_seen, content_hash, data) VALUES (?,?,?,?,?)",
+        ("id-1", "key-f", NOW.isoformat(), "h", article_to_json(make_article(1))),
+    )
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with Store(path) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(_MIGRATIONS)
+        row = store.conn.execute("SELECT last_seen FROM articles").fetchone()
+        assert row[0] == NOW.isoformat()
