@@ -154,7 +154,11 @@ def _next_state(
     failures = prev_failures + 1
     since = (previous.failing_since if previous else None) or now
     disabled = result.status == 410
-    retry_after = getattr(result, "retry_after_s", None)
+    # Re-read Retry-After against this run's clock: an HTTP date in it is absolute.
+    header = {k.lower(): v for k, v in result.headers.items()}.get("retry-after")
+    retry_after = fetch_mod.parse_retry_after(header, now=now) if header else None
+    if retry_after is None:
+        retry_after = result.retry_after_s
     state = FeedState(
         key=source.key,
         url=url,
@@ -169,7 +173,7 @@ def _next_state(
         disabled=disabled,
         reported="full",
     )
-    if previous is not None and previous.reported == "full" and prev_failures:
+    if previous is not None and previous.reported == "full" and prev_failures and not disabled:
         stamp = since.strftime("%Y-%m-%d %H:%M UTC")
         problem = FeedProblem(label, f"still failing since {stamp}", kind="warning")
     else:
@@ -468,16 +472,17 @@ def _candidates(
     date: dt.date,
     now: dt.datetime,
     store: Store,
-) -> tuple[list[tuple[Article, dt.datetime, bool]], int]:
+) -> tuple[list[tuple[Article, dt.datetime, bool]], int, dict[str, int]]:
     """Articles for the digest of ``date``: this date's recorded ones (pinned), then the
     newest articles seen so far that are in no other digest, within max_age_hours.
 
     Without an intake (a replay of a recorded date) only the pinned articles are returned.
-    Also returns how many were left out as too old.
+    Also returns how many were left out as too old, and per section how many older unsent
+    articles were not considered (they count in its "and N more" line).
     """
     pinned = {a.id: (a, seen) for a, seen in store.digest_articles(date)}
     if intake is None:
-        return [(a, seen, True) for a, seen in pinned.values()], 0
+        return [(a, seen, True) for a, seen in pinned.values()], 0, {}
     pool: dict[str, tuple[Article, dt.datetime]] = {}
     for article, seen in store.undigested_articles(now):
         pool[article.id] = (article, seen)
@@ -504,10 +509,14 @@ def _candidates(
             continue
         by_feed.setdefault(article.feed_key, []).append((article, seen))
     keep = BACKLOG_FACTOR * config.limits.max_items_per_feed
+    overflow: dict[str, int] = {}
     for entries in by_feed.values():
         entries.sort(key=lambda e: _when(*e), reverse=True)
         out.extend((article, seen, False) for article, seen in entries[:keep])
-    return out, too_old
+        for article, _ in entries[keep:]:
+            section = article.category or article.feed
+            overflow[section] = overflow.get(section, 0) + 1
+    return out, too_old, overflow
 
 
 def build_digest(
@@ -544,7 +553,7 @@ def build_digest(
                 config, now=now, store=store, record=record, client=client, progress=progress
             )
         )
-        pool, too_old = _candidates(config, intake, date=date, now=now, store=store)
+        pool, too_old, overflow = _candidates(config, intake, date=date, now=now, store=store)
         articles = [a for a, _, _ in pool]
         private_ok = (
             intake.private_ok
@@ -578,6 +587,10 @@ def build_digest(
             max_items_per_feed=config.limits.max_items_per_feed,
             section_order=order,
         )
+        sections = tuple(
+            replace(section, more=section.more + overflow.get(section.title, 0))
+            for section in selection.sections
+        )
         reports = intake.reports if intake else ()
         digest = Digest(
             title=config.title,
@@ -585,7 +598,7 @@ def build_digest(
             language=config.language,
             timezone=config.timezone,
             generated_at=now,
-            sections=selection.sections,
+            sections=sections,
             top=selection.top,
             problems=intake.problems if intake else (),
             stats=DigestStats(
