@@ -119,22 +119,14 @@ def _next_state(
     result: FetchResult,
     title: str | None,
     now: dt.datetime,
-) -> tuple[FeedState, FeedProblem | None]:
-    """The feed's new health record, and the footer line this run owes the reader.
-
-    A failure is reported in full once, then as a short "still failing since" line; a
-    recovery is reported once.
-    """
-    label = source.name or title or (previous.title if previous else None) or source.label
+) -> FeedState:
+    """The feed's new health record after ``result``."""
     prev_failures = previous.consecutive_failures if previous else 0
     url = result.permanent_redirect or (previous.url if previous else None) or source.url
     if result.error is None:
-        problem = None
-        if prev_failures:
-            problem = FeedProblem(label, "is working again", kind="recovered")
         headers = {k.lower(): v for k, v in result.headers.items()}
         keep = result.status == 304 and previous is not None
-        state = FeedState(
+        return FeedState(
             key=source.key,
             url=url,
             title=title or (previous.title if previous else None),
@@ -149,8 +141,9 @@ def _next_state(
             next_attempt=None,
             disabled=False,
             reported=None,
+            recovered_at=now if prev_failures else (previous.recovered_at if previous else None),
+            disabled_at=None,
         )
-        return state, problem
     failures = prev_failures + 1
     since = (previous.failing_since if previous else None) or now
     disabled = result.status == 410
@@ -159,7 +152,7 @@ def _next_state(
     retry_after = fetch_mod.parse_retry_after(header, now=now) if header else None
     if retry_after is None:
         retry_after = result.retry_after_s
-    state = FeedState(
+    return FeedState(
         key=source.key,
         url=url,
         title=previous.title if previous else title,
@@ -171,22 +164,37 @@ def _next_state(
         failing_since=since,
         next_attempt=now + fetch_mod.backoff_delay(failures, retry_after),
         disabled=disabled,
-        reported="full",
+        reported=None,
+        recovered_at=previous.recovered_at if previous else None,
+        disabled_at=now if disabled else None,
     )
-    if previous is not None and previous.reported == "full" and prev_failures and not disabled:
-        stamp = since.strftime("%Y-%m-%d %H:%M UTC")
-        problem = FeedProblem(label, f"still failing since {stamp}", kind="warning")
-    else:
-        problem = FeedProblem(label, result.error)
-    return state, problem
 
 
-def _skipped_problem(source: FeedSource, state: FeedState) -> FeedProblem | None:
-    if state.disabled:
-        return None  # said once, when the server answered 410
-    label = source.name or state.title or source.label
-    since = state.failing_since.strftime("%Y-%m-%d %H:%M UTC") if state.failing_since else "?"
-    return FeedProblem(label, f"still failing since {since}; next try later", kind="warning")
+def footer_problem(
+    label: str, state: FeedState, previous_digest_at: dt.datetime | None
+) -> FeedProblem | None:
+    """The footer line a digest owes the reader about one feed.
+
+    Relative to the previous digest, not to the last run, so an hourly `digest fetch` or an
+    on-demand build never uses up the line the morning email should carry: a failure that
+    began since the previous digest is reported in full, an older one as "still failing
+    since", a feed gone for good (410) once, and a recovery since the previous digest once.
+    """
+
+    def since_previous(when: dt.datetime | None) -> bool:
+        return when is not None and (previous_digest_at is None or when > previous_digest_at)
+
+    if state.consecutive_failures:
+        error = state.last_error or "failing"
+        if state.disabled:
+            return FeedProblem(label, error) if since_previous(state.disabled_at) else None
+        if since_previous(state.failing_since):
+            return FeedProblem(label, error)
+        stamp = state.failing_since.strftime("%Y-%m-%d %H:%M UTC") if state.failing_since else "?"
+        return FeedProblem(label, f"still failing since {stamp}", kind="warning")
+    if previous_digest_at is not None and since_previous(state.recovered_at):
+        return FeedProblem(label, "is working again", kind="recovered")
+    return None
 
 
 def _due(source: FeedSource, state: FeedState | None, now: dt.datetime) -> bool:
@@ -204,6 +212,7 @@ def gather(
     now: dt.datetime,
     store: Store,
     record: bool,
+    date: dt.date | None = None,
     client: httpx.Client | None = None,
     progress: bool = False,
 ) -> Intake:
@@ -261,12 +270,15 @@ def gather(
     problems: list[FeedProblem] = []
     reports: list[FeedReport] = []
     private_ok: set[str] = set()
+    previous_digest_at = store.previous_digest_at(date or local_date(config, now))
     for source in sources:
         previous = states[source.key]
         fetched = result_of.get(source.key)
         if fetched is None:
             assert previous is not None
-            problem = _skipped_problem(source, previous)
+            problem = footer_problem(
+                source.name or previous.title or source.label, previous, previous_digest_at
+            )
             if problem is not None:
                 problems.append(problem)
             status = "disabled (410 Gone)" if previous.disabled else "skipped (backing off)"
@@ -284,9 +296,9 @@ def gather(
                 problems.extend(outcome.problems)
             else:
                 result = replace(result, error=str(outcome))
-        state, problem = _next_state(
-            source, previous, result, parsed.title if parsed else None, now
-        )
+        state = _next_state(source, previous, result, parsed.title if parsed else None, now)
+        label = source.name or (parsed.title if parsed else None) or state.title or source.label
+        problem = footer_problem(label, state, previous_digest_at)
         if problem is not None:
             problems.append(problem)
         if record:
@@ -550,7 +562,13 @@ def build_digest(
             None
             if replay
             else gather(
-                config, now=now, store=store, record=record, client=client, progress=progress
+                config,
+                now=now,
+                store=store,
+                record=record,
+                date=date,
+                client=client,
+                progress=progress,
             )
         )
         pool, too_old, overflow = _candidates(config, intake, date=date, now=now, store=store)

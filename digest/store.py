@@ -105,6 +105,12 @@ _MIGRATIONS: tuple[str, ...] = (
     UPDATE articles SET last_seen = first_seen;
     CREATE INDEX articles_last_seen ON articles (last_seen);
     """,
+    # 3: when a feed recovered or was disabled, so each digest reports what changed since
+    # the previous digest, whatever `digest fetch` or on-demand builds ran in between.
+    """
+    ALTER TABLE feeds ADD COLUMN recovered_at TEXT;
+    ALTER TABLE feeds ADD COLUMN disabled_at TEXT;
+    """,
 )
 
 # A row left in 'sending' this long (a crash mid-send) is due again; the stable
@@ -154,6 +160,8 @@ class FeedState:
     next_attempt: dt.datetime | None
     disabled: bool
     reported: str | None
+    recovered_at: dt.datetime | None = None
+    disabled_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -287,6 +295,8 @@ class Store:
             next_attempt=_dt(row["next_attempt"]),
             disabled=bool(row["disabled"]),
             reported=row["reported"],
+            recovered_at=_dt(row["recovered_at"]),
+            disabled_at=_dt(row["disabled_at"]),
         )
 
     def feed_states(self) -> list[FeedState]:
@@ -298,15 +308,17 @@ class Store:
             conn.execute(
                 """INSERT INTO feeds (key, url, title, etag, last_modified,
                        consecutive_failures, last_success, last_error, failing_since,
-                       next_attempt, disabled, reported, updated_at)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
+                       next_attempt, disabled, reported, updated_at, recovered_at,
+                       disabled_at)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
                    ON CONFLICT(key) DO UPDATE SET url=excluded.url, title=excluded.title,
                        etag=excluded.etag, last_modified=excluded.last_modified,
                        consecutive_failures=excluded.consecutive_failures,
                        last_success=excluded.last_success, last_error=excluded.last_error,
                        failing_since=excluded.failing_since,
                        next_attempt=excluded.next_attempt, disabled=excluded.disabled,
-                       reported=excluded.reported, updated_at=excluded.updated_at""",
+                       reported=excluded.reported, updated_at=excluded.updated_at,
+                       recovered_at=excluded.recovered_at, disabled_at=excluded.disabled_at""",
                 (
                     state.key,
                     state.url,
@@ -321,6 +333,8 @@ class Store:
                     int(state.disabled),
                     state.reported,
                     _iso(now),
+                    _iso(state.recovered_at),
+                    _iso(state.disabled_at),
                 ),
             )
 
@@ -437,6 +451,14 @@ class Store:
                 "title=excluded.title, items=excluded.items, summary=excluded.summary",
                 (date.isoformat(), _iso(built_at), title, count, summary),
             )
+
+    def previous_digest_at(self, date: dt.date) -> dt.datetime | None:
+        """When the latest digest of a date before ``date`` was built, or None."""
+        row = self.conn.execute(
+            "SELECT built_at FROM digests WHERE date < ? ORDER BY date DESC LIMIT 1",
+            (date.isoformat(),),
+        ).fetchone()
+        return None if row is None else dt.datetime.fromisoformat(row[0])
 
     def digests(self, limit: int = 366) -> list[DigestRecord]:
         """Built digests, newest first."""

@@ -356,48 +356,55 @@ def test_failure_is_reported_in_full_once_then_briefly_then_recovery_once(
     assert state.next_attempt is not None and state.next_attempt > T0
     assert len(httpserver.log) == 1
 
-    # During the backoff the server is left alone; the digest keeps a short line.
-    during = build_digest(config, now=state.next_attempt - dt.timedelta(seconds=1))
+    # Rebuilding day 1 during the backoff: the server is left alone, and the digest of the
+    # same date keeps its full line (a rebuild is the same digest plus what arrived).
+    again = build_digest(config, now=state.next_attempt - dt.timedelta(seconds=1))
     assert len(httpserver.log) == 1, "a feed in backoff was contacted"
-    [problem] = problems_for(during, "Flaky")
-    assert problem.kind == "warning"
-    assert problem.message.startswith("still failing since 2026-11-26 00:00 UTC")
-    assert "HTTP 500" not in problem.message
+    assert problems_for(again, "Flaky") == [problem]
     assert state_of(config, url) == state, "a skipped feed's health record changed"
 
-    # After the backoff, still failing: contacted again, short line, not the full error.
+    # Hourly fetches in between (cron) do not use up what the next digest must say.
     httpserver.expect_oneshot_request("/feed.xml").respond_with_data(b"oops", status=500)
-    after = state.next_attempt + dt.timedelta(seconds=1)
-    day2 = build_digest(config, now=after)
+    fetch_and_store(config, now=state.next_attempt + dt.timedelta(seconds=1))
     assert len(httpserver.log) == 2
+    state = state_of(config, url)
+
+    # Day 2, still failing: a short line, not the full error.
+    httpserver.expect_oneshot_request("/feed.xml").respond_with_data(b"oops", status=500)
+    day2_at = max(T0 + DAY, state.next_attempt + dt.timedelta(seconds=1))
+    day2 = build_digest(config, now=day2_at)
+    assert len(httpserver.log) == 3
     [problem] = problems_for(day2, "Flaky")
     assert problem.kind == "warning"
     assert problem.message == "still failing since 2026-11-26 00:00 UTC"
     state = state_of(config, url)
-    assert state.consecutive_failures == 2 and state.failing_since == T0
-    assert state.next_attempt is not None and state.next_attempt - after >= 2 * HOUR
+    assert state.consecutive_failures == 3 and state.failing_since == T0
+    assert state.next_attempt is not None and state.next_attempt - day2_at >= 2 * HOUR
 
-    # It recovers: one "working again" line, and its articles are in the digest.
+    # It recovers (seen first by a fetch): the next digest says so once, with its articles.
     httpserver.expect_oneshot_request("/feed.xml").respond_with_response(
         feed_response(rss("Flaky", [("f1", "Flaky is back")]))
     )
     back = state.next_attempt + dt.timedelta(seconds=1)
-    day3 = build_digest(config, now=back)
-    assert len(httpserver.log) == 3
-    [problem] = problems_for(day3, "Flaky")
-    assert (problem.kind, problem.message) == ("recovered", "is working again")
-    assert titles(day3) == {"Flaky is back"}
+    fetch_and_store(config, now=back)
+    assert len(httpserver.log) == 4
     state = state_of(config, url)
     assert state.consecutive_failures == 0 and state.failing_since is None
     assert state.last_error is None and state.last_success == back
-    assert state.next_attempt is None
-
-    # The next run says nothing about it.
+    assert state.next_attempt is None and state.recovered_at == back
     httpserver.expect_oneshot_request("/feed.xml").respond_with_response(
         feed_response(rss("Flaky", [("f1", "Flaky is back")]))
     )
-    day4 = build_digest(config, now=back + DAY)
-    assert len(httpserver.log) == 4
+    day3 = build_digest(config, now=max(back, T0 + 2 * DAY))
+    [problem] = problems_for(day3, "Flaky")
+    assert (problem.kind, problem.message) == ("recovered", "is working again")
+    assert titles(day3) == {"Flaky is back"}
+
+    # The next digest says nothing about it.
+    httpserver.expect_oneshot_request("/feed.xml").respond_with_response(
+        feed_response(rss("Flaky", [("f1", "Flaky is back")]))
+    )
+    day4 = build_digest(config, now=max(back, T0 + 2 * DAY) + DAY)
     assert day4.problems == ()
     assert day4.items == ()
 
