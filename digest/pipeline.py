@@ -348,6 +348,10 @@ def gather(
 # --- full text, summaries --------------------------------------------------------------
 
 
+# How long a page that could not be used is left alone before it is tried again.
+FAILED_PAGE_RETRY = dt.timedelta(hours=24)
+
+
 class StoreExtractCache:
     """Extracted pages cached in the store by URL, so a page is fetched once."""
 
@@ -356,7 +360,7 @@ class StoreExtractCache:
 
     def get(self, url: str) -> extract_mod.ExtractedPage | None:
         data = self.store.get_page(url)
-        if data is None:
+        if data is None or "failed_at" in data:
             return None
         image = data.get("image")
         published = data.get("published")
@@ -406,9 +410,22 @@ def add_full_text(
     for a in articles:
         lengths.setdefault(a.feed_key, []).append(len(a.text))
     typical = {k: int(statistics.median(v)) for k, v in lengths.items() if len(v) >= 3}
-    return extract_mod.fetch_articles(
+
+    def failed_recently(article: Article) -> bool:
+        data = store.get_page(article.link) if article.link else None
+        if data is None or "failed_at" not in data:
+            return False
+        return now - dt.datetime.fromisoformat(data["failed_at"]) < FAILED_PAGE_RETRY
+
+    def mode_for(article: Article) -> str:
+        # A page that failed (404, robots.txt, no main text...) is not asked for again on
+        # every build, only after FAILED_PAGE_RETRY.
+        return "never" if failed_recently(article) else modes.get(article.feed_key, "auto")
+
+    modes_now = {a.id: mode_for(a) for a in articles}
+    result = extract_mod.fetch_articles(
         articles,
-        mode_for=lambda a: modes.get(a.feed_key, "auto"),
+        mode_for=lambda a: modes_now.get(a.id, "auto"),
         client=client,
         timeout_s=config.fetch.timeout_s,
         max_bytes=config.fetch.max_bytes,
@@ -421,6 +438,14 @@ def add_full_text(
         typical_chars_for=lambda a: typical.get(a.feed_key),
         user_agent=config.fetch.user_agent,
     )
+    if record:
+        for before, after in zip(articles, result, strict=True):
+            wanted = extract_mod.needs_full_text(
+                before, modes_now[before.id], typical.get(before.feed_key)
+            )
+            if wanted and before.link and after.text == before.text:
+                store.put_page(before.link, {"failed_at": now.isoformat()}, now)
+    return result
 
 
 def summarize_all(
