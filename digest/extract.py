@@ -565,7 +565,8 @@ class _Fetcher:
         raise FetchFailed(f"more than {MAX_REDIRECTS} redirects")
 
 
-def _merge(article: Article, page: ExtractedPage) -> Article:
+def merge_page(article: Article, page: ExtractedPage) -> Article:
+    """``article`` with the page's text (full text), and its metadata where it lacks some."""
     return dataclasses.replace(
         article,
         text=page.text,
@@ -631,7 +632,7 @@ def fetch_articles(
         cached = cache.get(url) if cache is not None else None
         if cached is not None and len(cached.text) >= feed_len:
             count("cached")
-            return _merge(article, cached)
+            return merge_page(article, cached)
         host = (urlsplit(url).hostname or "").lower()
         with host_lock:
             gate = host_limits.setdefault(host, threading.BoundedSemaphore(max(1, per_host)))
@@ -652,7 +653,7 @@ def fetch_articles(
             count("failed")
             return article
         count("fetched")
-        return _merge(article, page)
+        return merge_page(article, page)
 
     try:
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:

@@ -31,6 +31,7 @@ from digest.errors import DigestError
 from digest.models import (
     Article,
     Digest,
+    DigestSection,
     DigestStats,
     FeedProblem,
     FeedSource,
@@ -394,6 +395,13 @@ class StoreExtractCache:
         self.store.put_page(url, data, self.now)
 
 
+def _from_cache(article: Article, cache: StoreExtractCache) -> Article:
+    page = cache.get(article.link) if article.link and not article.full_text else None
+    if page is None or len(page.text) < len(article.text.strip()):
+        return article
+    return extract_mod.merge_page(article, page)
+
+
 def add_full_text(
     config: Config,
     articles: Sequence[Article],
@@ -603,16 +611,21 @@ def build_digest(
             if intake is not None
             else frozenset(s.key for s in config.feed_sources() if _is_private_source(s, None))
         )
-        # On a replay the pages come from the store's cache, so the same text is summarised.
-        articles = add_full_text(
-            config,
-            articles,
-            store=store,
-            now=now,
-            record=record,
-            private_ok=private_ok,
-            client=client,
-        )
+        if replay:
+            # A replay never touches the network: pages come from the store's cache only,
+            # so the same text is summarised as when the date was built.
+            cache = StoreExtractCache(store, now, write=False)
+            articles = [_from_cache(a, cache) for a in articles]
+        else:
+            articles = add_full_text(
+                config,
+                articles,
+                store=store,
+                now=now,
+                record=record,
+                private_ok=private_ok,
+                client=client,
+            )
         summarized = summarize_all(
             config, articles, store=store, now=now, record=record, summarizer=summarizer
         )
@@ -633,6 +646,11 @@ def build_digest(
         sections = tuple(
             replace(section, more=section.more + overflow.get(section.title, 0))
             for section in selection.sections
+        ) + tuple(
+            # A feed whose kept items all went to the top stories still says what it left.
+            DigestSection(title=name, items=(), more=count)
+            for name, count in overflow.items()
+            if name not in {section.title for section in selection.sections}
         )
         reports = intake.reports if intake else ()
         digest = Digest(
@@ -722,9 +740,9 @@ def write_atomic(path: Path, text: str) -> None:
             "choose another output.dir or --out"
         ) from None
     try:
-        # mkstemp makes the file private; a published digest gets the usual permissions.
-        os.chmod(tmp, 0o666 & ~_UMASK)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            # mkstemp makes the file private; a published digest gets the usual permissions.
+            os.fchmod(handle.fileno(), 0o666 & ~_UMASK)
             handle.write(text)
         os.replace(tmp, path)
     except OSError as exc:

@@ -124,26 +124,23 @@ def cluster(candidates: Sequence[Candidate]) -> list[list[int]]:
                     union(first_of[key], i)
                 else:
                     first_of[key] = i
-        # Similar stories from different feeds: cosine >= SAME_STORY. Dot products are summed
-        # through the terms two candidates share (an inverted index), not over all n^2
-        # pairs. Terms in more than a tenth of a large pool are skipped: their weight is
-        # small and they would bring the n^2 pairs back; below 500 candidates it is exact.
+        # Similar stories from different feeds: cosine >= SAME_STORY. Candidate pairs come
+        # from an inverted index over the rarer terms (a pair with a cosine that high shares
+        # some), so not all n^2 pairs are compared; each candidate pair gets the exact cosine.
         postings: dict[str, list[int]] = defaultdict(list)
         for i in members:
             for term in vectors[i]:
                 postings[term].append(i)
         limit = max(50, len(members) // 10)
-        dots: dict[tuple[int, int], float] = defaultdict(float)
-        for term, plist in postings.items():
-            if len(plist) < 2 or len(plist) > limit:
-                continue
-            for x, i in enumerate(plist):
-                weight = vectors[i][term]
-                for j in plist[x + 1 :]:
-                    dots[(i, j)] += weight * vectors[j][term]
-        for (i, j), dot in dots.items():
-            different_feeds = candidates[i].article.feed_key != candidates[j].article.feed_key
-            if different_feeds and dot >= SAME_STORY:
+        pairs: set[tuple[int, int]] = set()
+        for plist in postings.values():
+            if 2 <= len(plist) <= limit:
+                pairs.update((i, j) for x, i in enumerate(plist) for j in plist[x + 1 :])
+        for i, j in pairs:
+            if (
+                candidates[i].article.feed_key != candidates[j].article.feed_key
+                and _cosine(vectors[i], vectors[j]) >= SAME_STORY
+            ):
                 union(i, j)
     groups: dict[int, list[int]] = defaultdict(list)
     for i in range(len(candidates)):

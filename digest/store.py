@@ -436,7 +436,11 @@ class Store:
         summary: str,
         built_at: dt.datetime,
     ) -> None:
-        """Remember which articles went into the digest of ``date`` (idempotent)."""
+        """Remember which articles went into the digest of ``date`` (idempotent).
+
+        A rebuild adds articles but keeps the first build time: the next digest's footer
+        counts from it, so an evening rebuild nobody is mailed cannot use up its lines.
+        """
         with self.transaction() as conn:
             conn.executemany(
                 "INSERT OR IGNORE INTO digest_items (date, article_id) VALUES (?, ?)",
@@ -447,7 +451,7 @@ class Store:
             ).fetchone()[0]
             conn.execute(
                 "INSERT INTO digests (date, built_at, title, items, summary) VALUES (?,?,?,?,?) "
-                "ON CONFLICT(date) DO UPDATE SET built_at=excluded.built_at, "
+                "ON CONFLICT(date) DO UPDATE SET built_at=digests.built_at, "
                 "title=excluded.title, items=excluded.items, summary=excluded.summary",
                 (date.isoformat(), _iso(built_at), title, count, summary),
             )

@@ -647,3 +647,23 @@ def test_broken_feeds_among_good_ones_never_stop_the_build(
         state = state_of(config, url)
         assert state.consecutive_failures == 1 and state.last_error, name
     assert state_of(config, httpserver.url_for("/good1.xml")).consecutive_failures == 0
+
+
+def test_an_evening_rebuild_does_not_use_up_the_next_mornings_line(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    url = httpserver.url_for("/feed.xml")
+    config = make_config(tmp_path, [{"url": url, "name": "Late"}])
+    ok = feed_response(rss("Late", [("l1", "Late one")]))
+    httpserver.expect_oneshot_request("/feed.xml").respond_with_response(ok)
+    morning = build_digest(config, now=T0 + 7 * HOUR)
+    assert morning.problems == ()
+    # It breaks after the morning email; someone rebuilds the day's digest in the evening.
+    httpserver.expect_oneshot_request("/feed.xml").respond_with_data(b"oops", status=500)
+    evening = build_digest(config, now=T0 + 20 * HOUR)
+    assert [p.kind for p in problems_for(evening, "Late")] == ["error"]
+    # The next morning's email still carries the full error, not "still failing since".
+    httpserver.expect_oneshot_request("/feed.xml").respond_with_data(b"oops", status=500)
+    next_morning = build_digest(config, now=T0 + DAY + 7 * HOUR)
+    [problem] = problems_for(next_morning, "Late")
+    assert problem.kind == "error" and problem.message.startswith("HTTP 500")

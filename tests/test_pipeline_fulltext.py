@@ -93,3 +93,23 @@ def test_a_page_that_fails_is_not_fetched_on_every_build(
     later = build_digest(config, now=NOW + dt.timedelta(hours=30))
     assert len(later.items) == 1
     assert page_requests() == 3  # tried again after a day
+
+
+def test_a_replay_never_touches_the_network(httpserver: HTTPServer, tmp_path: Path) -> None:
+    from digest.pipeline import render_recorded
+
+    httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
+    httpserver.expect_request("/a").respond_with_data("not here", status=404)
+    (tmp_path / "feed.xml").write_text(
+        teaser_feed([("A teaser", httpserver.url_for("/a"), "Only the first words")]),
+        encoding="utf-8",
+    )
+    config = load_config(write_config(tmp_path, {"feeds": [{"path": "feed.xml"}]}))
+    day1 = build_digest(config, now=NOW)
+    requests = len(httpserver.log)
+    assert requests >= 1
+    # Two days later the page is back, but a resend of day 1 mails what day 1 held.
+    httpserver.clear()
+    replayed, _ = render_recorded(config, date=day1.date, now=NOW + dt.timedelta(days=2))
+    assert len(httpserver.log) == 0
+    assert [i.article.text for i in replayed.items] == [i.article.text for i in day1.items]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -213,3 +214,27 @@ def test_clustering_matches_all_pairs_on_real_feeds(shared_data: Path) -> None:
             candidates.append(Candidate(article, summary, NOW))
     assert len(candidates) > 100
     assert sorted(sorted(g) for g in cluster(candidates)) == _brute_force(candidates)
+
+
+@pytest.mark.parametrize("size", [30, 120, 420])
+def test_clustering_matches_all_pairs_when_common_words_carry_weight(size: int) -> None:
+    # Titles of a few very common words plus rare ones, and near-copies in another feed:
+    # the pairs sit just above the threshold, so skipping common terms must not lose them.
+    import random
+
+    rng = random.Random(size)
+    common = ["jakarta", "presiden", "pemerintah", "indonesia", "menteri", "rakyat"]
+    rare = [f"kata{i:04d}" for i in range(3000)]
+    items = [
+        cand(" ".join(rng.sample(common, 3) + rng.sample(rare, 4)), "", feed=f"F{i % 20}")
+        for i in range(size)
+    ]
+    for k in range(20):
+        words = items[k].article.title.split()
+        copy = " ".join(words[:5] + rng.sample(rare, 2))
+        items.append(cand(copy, "", feed="Other"))
+    items = [
+        Candidate(replace(c.article, text="", language="id"), Summary((), "lead", "id"), NOW)
+        for c in items
+    ]
+    assert sorted(sorted(g) for g in cluster(items)) == _brute_force(items)
