@@ -41,6 +41,7 @@ from digest.netguard import (
     Resolver,
     RobotsCache,
     check_url,
+    guarded_transport,
     system_resolve,
 )
 
@@ -480,6 +481,9 @@ class _Fetcher:
     respect_robots: bool
     user_agent: str = USER_AGENT
     _robots: RobotsCache | None = None
+    # For links that may point at private addresses (feeds read from such addresses or from
+    # disk); ``client`` refuses to connect anywhere but public addresses.
+    open_client: httpx.Client | None = None
 
     def __post_init__(self) -> None:
         if self.respect_robots:
@@ -531,7 +535,8 @@ class _Fetcher:
             ):
                 raise FetchFailed("disallowed by robots.txt")
             try:
-                with self.client.stream(
+                client = self.open_client if private_ok and self.open_client else self.client
+                with client.stream(
                     "GET",
                     current,
                     headers={"User-Agent": self.user_agent, "Accept": "text/html,*/*;q=0.5"},
@@ -614,8 +619,18 @@ def fetch_articles(
         return result
     agent = user_agent or USER_AGENT
     own_client = client is None
-    http = client or httpx.Client(timeout=timeout_s, headers={"User-Agent": agent})
-    fetcher = _Fetcher(http, timeout_s, max_bytes, resolve, respect_robots, agent)
+    open_http: httpx.Client | None = None
+    if client is None:
+        headers = {"User-Agent": agent}
+        http = httpx.Client(
+            timeout=timeout_s, headers=headers, transport=guarded_transport(resolve)
+        )
+        open_http = httpx.Client(timeout=timeout_s, headers=headers)
+    else:
+        http = client
+    fetcher = _Fetcher(
+        http, timeout_s, max_bytes, resolve, respect_robots, agent, open_client=open_http
+    )
     counts: Counter[str] = Counter()
     counts_lock = threading.Lock()
     host_limits: dict[str, threading.BoundedSemaphore] = {}
@@ -665,6 +680,8 @@ def fetch_articles(
     finally:
         if own_client:
             http.close()
+        if open_http is not None:
+            open_http.close()
     log.info(
         "full text: %d of %d articles needed it: %d fetched, %d from cache, %d kept the feed's",
         len(todo),
@@ -706,7 +723,10 @@ def extract_source(
     """
     if re.match(r"https?://", target, re.I):
         own_client = client is None
-        http = client or httpx.Client(timeout=timeout_s, headers={"User-Agent": USER_AGENT})
+        transport = None if allow_private else guarded_transport(resolve)
+        http = client or httpx.Client(
+            timeout=timeout_s, headers={"User-Agent": USER_AGENT}, transport=transport
+        )
         try:
             fetcher = _Fetcher(http, timeout_s, max_bytes, resolve, respect_robots=False)
             final, body, charset = fetcher.page(target, private_ok=allow_private)

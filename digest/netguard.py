@@ -5,9 +5,10 @@ service or a database on loopback. :func:`check_url` refuses any URL whose host 
 an address that is not globally routable. The resolver is a parameter so tests (and callers
 with their own DNS) can inject one; the default asks the system resolver.
 
-Known limit: the address is checked before httpx connects, and httpx resolves the name
-again, so a DNS server that answers differently within milliseconds (DNS rebinding) could
-slip through. Every redirect hop is checked again, which stops the common redirect trick.
+Every redirect hop is checked again, which stops the common redirect trick. The check runs
+once more when the socket connects (:func:`guarded_transport`), on the very address it
+connects to, so a DNS server that answers differently between the check and the connection
+(DNS rebinding) cannot slip a private address through either.
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ import logging
 import socket
 import threading
 import urllib.robotparser
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import urlsplit
+
+import httpcore
+import httpx
 
 log = logging.getLogger(__name__)
 
@@ -124,3 +129,47 @@ class RobotsCache:
         else:
             parser.parse(body.decode("utf-8", errors="replace").splitlines())
         return parser
+
+
+class _GuardedBackend(httpcore.SyncBackend):
+    """Connects only to public addresses, checked at connect time.
+
+    :func:`check_url` vets a URL before the request, but httpx resolves the name again when
+    it connects; a DNS server that changes its answer in between (DNS rebinding) would slip
+    past. Here the name is resolved once, the addresses are checked, and the socket goes to
+    the checked address; TLS still verifies the certificate against the host name.
+    """
+
+    def __init__(self, resolve: Resolver) -> None:
+        self._resolve = resolve
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            addresses = [str(ipaddress.ip_address(host))]
+        except ValueError:
+            try:
+                addresses = self._resolve(host)
+            except (OSError, UnicodeError) as exc:
+                raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        bad = [a for a in addresses if not is_public_ip(a)]
+        if not addresses or bad:
+            found = bad[0] if bad else "nothing"
+            raise httpcore.ConnectError(f"blocked: {host} resolves to non-public address {found}")
+        return super().connect_tcp(addresses[0], port, timeout, local_address, socket_options)
+
+
+def guarded_transport(resolve: Resolver = system_resolve) -> httpx.HTTPTransport:
+    """An httpx transport that refuses to connect to non-public addresses (see above)."""
+    transport = httpx.HTTPTransport()
+    pool = transport._pool
+    # httpx does not take a network backend; httpcore's pool keeps it in this attribute.
+    if isinstance(pool, httpcore.ConnectionPool):
+        pool._network_backend = _GuardedBackend(resolve)
+    return transport
