@@ -120,9 +120,17 @@ def _next_state(
     result: FetchResult,
     title: str | None,
     now: dt.datetime,
+    warning: str | None = None,
 ) -> FeedState:
-    """The feed's new health record after ``result``."""
+    """The feed's new health record after ``result`` (``warning``: what parsing it said)."""
     prev_failures = previous.consecutive_failures if previous else 0
+    if result.error is not None or result.status == 304:
+        # Not parsed this time: the last parse's warning still stands.
+        warning = previous.warning if previous else None
+    same_warning = previous is not None and previous.warning == warning
+    warned_at = (previous.warned_at if previous else None) if same_warning else None
+    if warning is not None and warned_at is None:
+        warned_at = now
     url = result.permanent_redirect or (previous.url if previous else None) or source.url
     if result.error is None:
         headers = {k.lower(): v for k, v in result.headers.items()}
@@ -144,6 +152,8 @@ def _next_state(
             reported=None,
             recovered_at=now if prev_failures else (previous.recovered_at if previous else None),
             disabled_at=None,
+            warning=warning,
+            warned_at=warned_at,
         )
     failures = prev_failures + 1
     since = (previous.failing_since if previous else None) or now
@@ -168,6 +178,8 @@ def _next_state(
         reported=None,
         recovered_at=previous.recovered_at if previous else None,
         disabled_at=now if disabled else None,
+        warning=warning,
+        warned_at=warned_at,
     )
 
 
@@ -294,10 +306,21 @@ def gather(
             outcome = outcomes[source.key]
             if isinstance(outcome, ParsedFeed):
                 parsed = outcome
-                problems.extend(outcome.problems)
             else:
                 result = replace(result, error=str(outcome))
-        state = _next_state(source, previous, result, parsed.title if parsed else None, now)
+        warning = "; ".join(p.message for p in parsed.problems) if parsed else None
+        state = _next_state(
+            source, previous, result, parsed.title if parsed else None, now, warning or None
+        )
+        # An ill-formed feed is said once per digest, like a failure: in the first digest
+        # after the warning appeared, not every morning while the publisher leaves it.
+        if parsed is not None and parsed.problems:
+            if previous_digest_at is None or (
+                state.warned_at is not None and state.warned_at > previous_digest_at
+            ):
+                problems.extend(parsed.problems)
+            for problem in parsed.problems:
+                log.info("%s: %s", problem.feed, problem.message)
         label = source.name or (parsed.title if parsed else None) or state.title or source.label
         problem = footer_problem(label, state, previous_digest_at)
         if problem is not None:
@@ -661,7 +684,7 @@ def build_digest(
             generated_at=now,
             sections=sections,
             top=selection.top,
-            problems=intake.problems if intake else (),
+            problems=intake.problems if intake else tuple(store.digest_problems(date)),
             stats=DigestStats(
                 feeds=len(reports),
                 feeds_failed=sum(1 for r in reports if r.status == "failed"),
@@ -694,6 +717,7 @@ def build_digest(
                 title=config.title,
                 summary=" · ".join(item.article.title for item in digest.items[:3]),
                 built_at=now,
+                problems=digest.problems,
             )
             store.prune(now, config.retention_days)
         log.info(

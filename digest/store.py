@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from digest.errors import LockError, StoreError
-from digest.models import Article, Image, Summary
+from digest.models import Article, FeedProblem, Image, Summary
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,13 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE feeds ADD COLUMN recovered_at TEXT;
     ALTER TABLE feeds ADD COLUMN disabled_at TEXT;
     """,
+    # 4: a feed's parse warning and since when (said once per digest, like failures), and
+    # the footer problems of each digest (a resend of a date shows what the others got).
+    """
+    ALTER TABLE feeds ADD COLUMN warning TEXT;
+    ALTER TABLE feeds ADD COLUMN warned_at TEXT;
+    ALTER TABLE digests ADD COLUMN problems TEXT NOT NULL DEFAULT '[]';
+    """,
 )
 
 # A row left in 'sending' this long (a crash mid-send) is due again; the stable
@@ -162,6 +169,8 @@ class FeedState:
     reported: str | None
     recovered_at: dt.datetime | None = None
     disabled_at: dt.datetime | None = None
+    warning: str | None = None
+    warned_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -297,6 +306,8 @@ class Store:
             reported=row["reported"],
             recovered_at=_dt(row["recovered_at"]),
             disabled_at=_dt(row["disabled_at"]),
+            warning=row["warning"],
+            warned_at=_dt(row["warned_at"]),
         )
 
     def feed_states(self) -> list[FeedState]:
@@ -309,8 +320,8 @@ class Store:
                 """INSERT INTO feeds (key, url, title, etag, last_modified,
                        consecutive_failures, last_success, last_error, failing_since,
                        next_attempt, disabled, reported, updated_at, recovered_at,
-                       disabled_at)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                       disabled_at, warning, warned_at)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
                    ON CONFLICT(key) DO UPDATE SET url=excluded.url, title=excluded.title,
                        etag=excluded.etag, last_modified=excluded.last_modified,
                        consecutive_failures=excluded.consecutive_failures,
@@ -318,7 +329,8 @@ class Store:
                        failing_since=excluded.failing_since,
                        next_attempt=excluded.next_attempt, disabled=excluded.disabled,
                        reported=excluded.reported, updated_at=excluded.updated_at,
-                       recovered_at=excluded.recovered_at, disabled_at=excluded.disabled_at""",
+                       recovered_at=excluded.recovered_at, disabled_at=excluded.disabled_at,
+                       warning=excluded.warning, warned_at=excluded.warned_at""",
                 (
                     state.key,
                     state.url,
@@ -335,6 +347,8 @@ class Store:
                     _iso(now),
                     _iso(state.recovered_at),
                     _iso(state.disabled_at),
+                    state.warning,
+                    _iso(state.warned_at),
                 ),
             )
 
@@ -435,6 +449,7 @@ class Store:
         title: str,
         summary: str,
         built_at: dt.datetime,
+        problems: Sequence[FeedProblem] = (),
     ) -> None:
         """Remember which articles went into the digest of ``date`` (idempotent).
 
@@ -450,11 +465,29 @@ class Store:
                 "SELECT COUNT(*) FROM digest_items WHERE date = ?", (date.isoformat(),)
             ).fetchone()[0]
             conn.execute(
-                "INSERT INTO digests (date, built_at, title, items, summary) VALUES (?,?,?,?,?) "
+                "INSERT INTO digests (date, built_at, title, items, summary, problems) "
+                "VALUES (?,?,?,?,?,?) "
                 "ON CONFLICT(date) DO UPDATE SET built_at=digests.built_at, "
+                "problems=excluded.problems, "
                 "title=excluded.title, items=excluded.items, summary=excluded.summary",
-                (date.isoformat(), _iso(built_at), title, count, summary),
+                (
+                    date.isoformat(),
+                    _iso(built_at),
+                    title,
+                    count,
+                    summary,
+                    json.dumps([[p.feed, p.message, p.kind] for p in problems]),
+                ),
             )
+
+    def digest_problems(self, date: dt.date) -> list[FeedProblem]:
+        """The footer problems recorded with the digest of ``date`` (empty if none)."""
+        row = self.conn.execute(
+            "SELECT problems FROM digests WHERE date = ?", (date.isoformat(),)
+        ).fetchone()
+        if row is None:
+            return []
+        return [FeedProblem(feed, message, kind) for feed, message, kind in json.loads(row[0])]
 
     def previous_digest_at(self, date: dt.date) -> dt.datetime | None:
         """When the latest digest of a date before ``date`` was built, or None."""

@@ -293,3 +293,49 @@ def test_an_entry_still_listed_after_retention_is_not_sent_again(
     for day in range(1, 12):
         later = build_digest(config, now=fixed_now + dt.timedelta(days=day))
         assert later.items == (), day
+
+
+def test_an_ill_formed_feed_is_mentioned_once_not_every_morning(
+    tmp_path: Path, fixed_now: dt.datetime
+) -> None:
+    good = _rss([("Story one", "https://ex.org/1", LONG)])
+    feed = tmp_path / "f.xml"
+    feed.write_text("\n" + good, encoding="utf-8")  # whitespace before <?xml: ill-formed
+    config = load_config(
+        write_config(tmp_path, {"feeds": [{"path": "f.xml", "name": "F", "full_text": "never"}]})
+    )
+    day1 = build_digest(config, now=fixed_now)
+    assert [p.kind for p in day1.problems] == ["warning"] and day1.items
+    rebuilt = build_digest(config, now=fixed_now + dt.timedelta(hours=2))
+    assert rebuilt.problems == day1.problems  # the same date says the same
+    day2 = build_digest(config, now=fixed_now + dt.timedelta(days=1))
+    assert day2.problems == ()
+    feed.write_text(good, encoding="utf-8")  # fixed by the publisher
+    assert build_digest(config, now=fixed_now + dt.timedelta(days=2)).problems == ()
+    feed.write_text("\n" + good, encoding="utf-8")  # and broken again: said again
+    day4 = build_digest(config, now=fixed_now + dt.timedelta(days=3))
+    assert [p.kind for p in day4.problems] == ["warning"]
+
+
+def test_a_replay_shows_the_footer_the_date_had(tmp_path: Path, fixed_now: dt.datetime) -> None:
+    from digest.pipeline import render_recorded
+
+    (tmp_path / "f.xml").write_text(_rss([("Story", "https://ex.org/1", LONG)]), "utf-8")
+    config = load_config(
+        write_config(
+            tmp_path,
+            {
+                "feeds": [
+                    {"path": "f.xml", "full_text": "never"},
+                    {"path": "missing.xml", "name": "Missing"},
+                ]
+            },
+        )
+    )
+    day1 = build_digest(config, now=fixed_now)
+    assert [p.feed for p in day1.problems] == ["Missing"]
+    replayed, rendered = render_recorded(
+        config, date=day1.date, now=fixed_now + dt.timedelta(days=1)
+    )
+    assert replayed.problems == day1.problems
+    assert "Missing" in rendered.text
