@@ -22,23 +22,11 @@ from pathlib import Path
 import click
 
 from digest import __version__
-from digest.cli_common import CliState, pass_state, run, setup_logging
+from digest.cli_common import CliState, parse_date, pass_state, run, setup_logging
 from digest.errors import ConfigError, DigestError, ParseError
+from digest.models import SUMMARY_METHODS
 
-METHOD_CHOICE = click.Choice(
-    [
-        "default",
-        "lead",
-        "lexrank",
-        "textrank",
-        "lsa",
-        "luhn",
-        "edmundson",
-        "sumbasic",
-        "kl",
-        "reduction",
-    ]
-)
+METHOD_CHOICE = click.Choice(SUMMARY_METHODS)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -66,15 +54,6 @@ def main(ctx: click.Context, config_arg: str | None, verbose: int, quiet: bool) 
 
 def _valid_lang(code: str) -> bool:
     return code == "auto" or (2 <= len(code) <= 3 and code.isascii() and code.isalpha())
-
-
-def _parse_date(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"expected a date as YYYY-MM-DD, found {value!r}") from None
 
 
 @main.command()
@@ -123,7 +102,7 @@ def build(state: CliState, date_arg: str | None, out_dir: Path | None, dry_run: 
     """
     from digest.pipeline import build_and_write
 
-    date = _parse_date(date_arg)
+    date = parse_date(date_arg)
 
     def go() -> Path:
         config = state.load()

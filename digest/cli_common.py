@@ -7,6 +7,7 @@ exception is left to propagate (with a traceback) rather than swallowed.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
 from collections.abc import Callable
@@ -66,6 +67,18 @@ def setup_logging(verbose: int, quiet: bool) -> None:
     # Third-party chatter (httpx request lines, trafilatura internals) only with -vv.
     for name in ("httpx", "httpcore", "trafilatura", "htmldate", "courlan", "charset_normalizer"):
         logging.getLogger(name).setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+
+
+def parse_date(value: str | None) -> dt.date | None:
+    """The ``--date`` option: YYYY-MM-DD, or None; a bad value is a usage error (exit 2)."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"expected a date as YYYY-MM-DD, found {value!r}", param_hint="--date"
+        ) from None
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import click
 
-from digest.cli_common import CliState, pass_state, run
+from digest.cli_common import CliState, parse_date, pass_state, run
 from digest.config import Config, EmailConfig, check_address
 from digest.errors import ConfigError
 from digest.mail import (
@@ -41,17 +41,6 @@ from digest.store import Store, open_store
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _parse_date(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"expected a date as YYYY-MM-DD, found {value!r}", param_hint="--date"
-        ) from None
 
 
 def _check_to(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[str]:
@@ -270,7 +259,7 @@ def send(
         digest send --to me@example.org      # a test copy
         digest send --date 2026-11-26 --dry-run
     """
-    date = _parse_date(date_arg)
+    date = parse_date(date_arg)
 
     def go() -> list[DeliveryReport]:
         config = state.load()

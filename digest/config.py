@@ -26,23 +26,10 @@ from pydantic import (
 )
 
 from digest.errors import ConfigError
-from digest.models import FeedSource
+from digest.models import SUMMARY_METHODS, FeedSource
 
 ENV_VAR = "DIGEST_CONFIG"
 DEFAULT_NAME = "config.yaml"
-
-SUMMARY_METHODS = (
-    "default",
-    "lead",
-    "lexrank",
-    "textrank",
-    "lsa",
-    "luhn",
-    "edmundson",
-    "sumbasic",
-    "kl",
-    "reduction",
-)
 
 _LANG_RE = re.compile(r"^[a-z]{2,3}$")
 
@@ -96,24 +83,20 @@ class FeedConfig(_Model):
 
 class SummaryConfig(_Model):
     sentences: int = Field(default=3, ge=1, le=20)
-    method: Literal[
-        "default",
-        "lead",
-        "lexrank",
-        "textrank",
-        "lsa",
-        "luhn",
-        "edmundson",
-        "sumbasic",
-        "kl",
-        "reduction",
-    ] = "default"
+    method: str = "default"
     language: str = "auto"
 
     @field_validator("language")
     @classmethod
     def _lang(cls, value: str) -> str:
         return _check_language(value, allow_auto=True)
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, value: str) -> str:
+        if value not in SUMMARY_METHODS:
+            raise ValueError(f"expected one of {', '.join(SUMMARY_METHODS)}, found {value!r}")
+        return value
 
 
 class LimitsConfig(_Model):

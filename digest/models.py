@@ -10,6 +10,21 @@ from typing import Literal
 
 FullText = Literal["auto", "always", "never"]
 
+# Every summary method by name: ours ("default"), the lead, and sumy's summarizers. Config
+# validation, the CLI's --method choice and the summariser all read this one tuple.
+SUMMARY_METHODS: tuple[str, ...] = (
+    "default",
+    "lead",
+    "lexrank",
+    "textrank",
+    "lsa",
+    "luhn",
+    "edmundson",
+    "sumbasic",
+    "kl",
+    "reduction",
+)
+
 
 @dataclass(frozen=True)
 class FeedSource:

@@ -35,7 +35,7 @@ from sumy.summarizers.text_rank import TextRankSummarizer
 
 from digest.clean import clean_sentences, html_to_text, looks_like_html
 from digest.language import LanguageResources, detect_language, resources
-from digest.models import Summary
+from digest.models import SUMMARY_METHODS, Summary
 
 logger = logging.getLogger(__name__)
 
@@ -50,18 +50,7 @@ __all__ = [
     "summarize",
 ]
 
-METHODS: tuple[str, ...] = (
-    "default",
-    "lead",
-    "lexrank",
-    "textrank",
-    "lsa",
-    "luhn",
-    "edmundson",
-    "sumbasic",
-    "kl",
-    "reduction",
-)
+METHODS: tuple[str, ...] = SUMMARY_METHODS
 
 # Work caps that keep every call bounded whatever arrives (10 MB pages, binary junk).
 MAX_CHARS = 200_000

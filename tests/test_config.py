@@ -107,3 +107,11 @@ def test_empty_file_gives_the_defaults(tmp_path: Path) -> None:
     config = load_config(path)
     assert config.feeds == [] and config.summary.sentences == 3
     assert config.limits.max_html_kb == 100 and config.fetch.max_bytes == 10_000_000
+
+
+def test_unknown_summary_method_lists_the_choices(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"summary": {"method": "magic"}}, tmp_path)
+    [message] = info.value.messages
+    assert message.startswith("summary.method: expected one of default, lead, lexrank")
+    assert "'magic'" in message
