@@ -52,13 +52,11 @@ pass_state = click.make_pass_decorator(CliState, ensure=True)
 
 
 def setup_logging(verbose: int, quiet: bool) -> None:
-    """Logs go to stderr; -q leaves warnings and errors, -v adds INFO, -vv DEBUG."""
-    level = logging.WARNING if quiet else logging.INFO if verbose == 1 else logging.WARNING
-    if verbose >= 2:
-        level = logging.DEBUG
-    if verbose == 0 and not quiet:
-        # Silence on success under cron; a terminal user sees progress from rich instead.
-        level = logging.WARNING
+    """Logs go to stderr: warnings and errors by default and with -q (silence on success
+    under cron; a terminal user sees a progress bar instead), -v adds INFO, -vv DEBUG."""
+    level = logging.WARNING
+    if verbose and not quiet:
+        level = logging.INFO if verbose == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
