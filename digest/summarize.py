@@ -209,6 +209,18 @@ class _TermsMixin(AbstractSummarizer):  # type: ignore[misc]
     def stop_words(self, words: Iterable[str]) -> None:
         self._stop_words = frozenset(map(self.normalize_word, words))
 
+    def rate(self, sentences: Sequence[Sentence]) -> np.ndarray:
+        """One score per sentence, in sentence order; each summarizer defines its own."""
+        raise NotImplementedError
+
+    def __call__(self, document: ObjectDocumentModel, sentences_count: Any) -> tuple[Any, ...]:
+        """The best sentences by :meth:`rate`, picked the way sumy's own summarizers do."""
+        sentences = document.sentences
+        if not sentences:
+            return ()
+        ratings = dict(zip(sentences, self.rate(sentences), strict=True))
+        return tuple(self._get_best_sentences(sentences, sentences_count, ratings))
+
     def _terms(self, sentences: Sequence[Sentence]) -> list[list[str]]:
         """Stemmed non-stop words per sentence, exactly as sumy's ``_to_words_set``."""
         cache: dict[str, str | None] = {}
@@ -247,14 +259,6 @@ class FastLexRankSummarizer(_TermsMixin):
 
     threshold = LexRankSummarizer.threshold
     epsilon = LexRankSummarizer.epsilon
-
-    def __call__(self, document: ObjectDocumentModel, sentences_count: Any) -> tuple[Any, ...]:
-        sentences = document.sentences
-        if not sentences:
-            return ()
-        scores = self.rate(sentences)
-        ratings = dict(zip(sentences, scores, strict=True))
-        return tuple(self._get_best_sentences(sentences, sentences_count, ratings))
 
     def similarity(
         self, sentences: Sequence[Sentence], terms: list[list[str]] | None = None
@@ -318,14 +322,6 @@ class FastTextRankSummarizer(_TermsMixin):
     epsilon = TextRankSummarizer.epsilon
     damping = TextRankSummarizer.damping
     _ZERO_DIVISION_PREVENTION = TextRankSummarizer._ZERO_DIVISION_PREVENTION
-
-    def __call__(self, document: ObjectDocumentModel, sentences_count: Any) -> tuple[Any, ...]:
-        sentences = document.sentences
-        if not sentences:
-            return ()
-        ranks = self.rate(sentences)
-        ratings = dict(zip(sentences, ranks, strict=True))
-        return tuple(self._get_best_sentences(sentences, sentences_count, ratings))
 
     def rate(self, sentences: Sequence[Sentence]) -> np.ndarray:
         """TextRank scores, in sentence order."""
