@@ -40,6 +40,7 @@ from digest.models import (
     ParsedFeed,
     Summary,
 )
+from digest.netguard import is_public_ip
 from digest.render import (
     ArchiveEntry,
     RenderedDigest,
@@ -100,18 +101,17 @@ def content_hash(article: Article) -> str:
 # --- intake ----------------------------------------------------------------------------
 
 
-def _is_private_source(source: FeedSource, result: FetchResult | None) -> bool:
+def _is_private_source(source: FeedSource, result: FetchResult) -> bool:
     """Feeds read from disk or from a non-public address may link to private pages."""
     if source.path is not None:
         return True
-    url = (result.url if result else None) or source.url or ""
-    host = urllib.parse.urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
+    host = urllib.parse.urlsplit(result.url or source.url or "").hostname or ""
     try:
-        return not ipaddress.ip_address(host).is_global
+        ipaddress.ip_address(host)
     except ValueError:
-        return False
+        return host == "localhost"
+    # The same test the SSRF guard applies to article links.
+    return not is_public_ip(host)
 
 
 def _next_state(
@@ -629,12 +629,7 @@ def build_digest(
         )
         pool, too_old, overflow = _candidates(config, intake, date=date, now=now, store=store)
         articles = [a for a, _, _ in pool]
-        private_ok = (
-            intake.private_ok
-            if intake is not None
-            else frozenset(s.key for s in config.feed_sources() if _is_private_source(s, None))
-        )
-        if replay:
+        if intake is None:
             # A replay never touches the network: pages come from the store's cache only,
             # so the same text is summarised as when the date was built.
             cache = StoreExtractCache(store, now, write=False)
@@ -646,7 +641,7 @@ def build_digest(
                 store=store,
                 now=now,
                 record=record,
-                private_ok=private_ok,
+                private_ok=intake.private_ok,
                 client=client,
             )
         summarized = summarize_all(
