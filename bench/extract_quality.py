@@ -31,7 +31,7 @@ import trafilatura
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from digest.errors import ExtractError
-from digest.extract import decode_html, extract_html
+from digest.sources.extract import decode_html, extract_html
 
 WORD = re.compile(r"\w+")
 

@@ -7,10 +7,10 @@ on hundreds of hosts), each answering after 250 ms, with ETags (304 on a match).
 servers run in a child process so they share no GIL with the client being measured. Then,
 in this one run:
 
-* cold:  digest.fetch.iter_fetch streamed into digest.feeds.parse_many (parsing on every
-         core while later feeds download), per_host=2 and --concurrency (default 128, a
-         setting for a list this long: the config default, 16, suits a few dozen feeds and
-         makes a warm run of 1,000 slow feeds take 1000 x 250 ms / 16 = 15.6 s);
+* cold:  digest.sources.fetch.iter_fetch streamed into digest.sources.feeds.parse_many
+         (parsing on every core while later feeds download), per_host=2 and --concurrency
+         (default 128, a setting for a list this long: the config default, 16, suits a few
+         dozen feeds and makes a warm run of 1,000 slow feeds take 1000 x 250 ms / 16 = 15.6 s);
 * cold1: the same with parsing in this process only (workers=1), to show what the
          process pool buys;
 * warm:  the same feeds again with the ETags of the cold run: every feed answers 304;
@@ -45,9 +45,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from digest.errors import ParseError  # noqa: E402
-from digest.feeds import parse_many  # noqa: E402
-from digest.fetch import iter_fetch  # noqa: E402
 from digest.models import FeedSource, FetchResult  # noqa: E402
+from digest.sources.feeds import parse_many  # noqa: E402
+from digest.sources.fetch import iter_fetch  # noqa: E402
 
 DEFAULT_HOSTS = 100
 DELAY_S = 0.25

@@ -31,7 +31,7 @@ from digest.models import Summary  # noqa: E402
 from digest.pipeline import gather, render, summarize_all  # noqa: E402
 from digest.select import Candidate, select  # noqa: E402
 from digest.store import open_store  # noqa: E402
-from digest.summarize import summarize  # noqa: E402
+from digest.text.summarize import summarize  # noqa: E402
 
 NOW = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
 
@@ -47,7 +47,7 @@ def stock_lexrank(
     """sumy's own LexRank on our cleaned text and language resources: the baseline."""
     from sumy.summarizers.lex_rank import LexRankSummarizer
 
-    from digest.summarize import build_document, prepare
+    from digest.text.summarize import build_document, prepare
 
     # The same cleaned sentences the default method sees, so only the ranking differs.
     prepared = prepare(text, title=title, language=language)

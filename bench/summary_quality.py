@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from rouge_score import rouge_scorer  # noqa: E402
 
-from digest.summarize import METHODS, summarize  # noqa: E402
+from digest.text.summarize import METHODS, summarize  # noqa: E402
 
 FILES = ("indosum_dev", "cnndm_dev", "vietnews_dev")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -142,7 +142,7 @@ class _FitDoc:
     """One DEV document with the default method's features computed once."""
 
     def __init__(self, doc: dict[str, Any]) -> None:
-        from digest.summarize import build_document, make_summarizer, prepare
+        from digest.text.summarize import build_document, make_summarizer, prepare
 
         prepared = prepare(doc["text"], title=title_of(doc), language=doc.get("lang") or "auto")
         self.sentences = prepared.sentences
@@ -166,7 +166,7 @@ class _FitDoc:
     def choose(self, weights: dict[str, float], count: int = 3) -> tuple[int, ...]:
         import numpy as np
 
-        from digest.summarize import combine_features
+        from digest.text.summarize import combine_features
 
         n = len(self.sentences)
         if n <= count:

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from summary_quality import default_data_dir, load_docs, summ_dir  # noqa: E402
 from sumy.summarizers.lex_rank import LexRankSummarizer  # noqa: E402
 
-from digest.summarize import (  # noqa: E402
+from digest.text.summarize import (  # noqa: E402
     FastLexRankSummarizer,
     Prepared,
     build_document,

@@ -264,7 +264,7 @@ class Config(_Model):
             for f in self.feeds
         ]
         if self.feeds_file is not None and self.feeds_file.exists():
-            from digest.opml import read_opml
+            from digest.sources.opml import read_opml
 
             known = {s.key for s in sources}
             sources.extend(s for s in read_opml(self.feeds_file) if s.key not in known)

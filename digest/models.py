@@ -127,7 +127,7 @@ class FeedProblem:
 
 @dataclass(frozen=True)
 class ParsedFeed:
-    """What :func:`digest.feeds.parse_feed` read from one feed."""
+    """What :func:`digest.sources.feeds.parse_feed` read from one feed."""
 
     source: FeedSource
     title: str

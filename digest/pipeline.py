@@ -23,9 +23,6 @@ from typing import Any
 
 import httpx
 
-from digest import extract as extract_mod
-from digest import feeds as feeds_mod
-from digest import fetch as fetch_mod
 from digest.config import Config
 from digest.errors import DigestError
 from digest.models import (
@@ -40,7 +37,6 @@ from digest.models import (
     ParsedFeed,
     Summary,
 )
-from digest.netguard import is_public_ip
 from digest.render import (
     ArchiveEntry,
     RenderedDigest,
@@ -50,8 +46,13 @@ from digest.render import (
     render_digest,
 )
 from digest.select import Candidate, select
+from digest.sources import extract as extract_mod
+from digest.sources import feeds as feeds_mod
+from digest.sources import fetch as fetch_mod
+from digest.sources import pages as pages_mod
+from digest.sources.netguard import is_public_ip
 from digest.store import FeedState, Store, open_store
-from digest.summarize import summarize
+from digest.text.summarize import summarize
 
 log = logging.getLogger(__name__)
 
@@ -422,7 +423,7 @@ def _from_cache(article: Article, cache: StoreExtractCache) -> Article:
     page = cache.get(article.link) if article.link and not article.full_text else None
     if page is None or len(page.text) < len(article.text.strip()):
         return article
-    return extract_mod.merge_page(article, page)
+    return pages_mod.merge_page(article, page)
 
 
 def add_full_text(
@@ -454,7 +455,7 @@ def add_full_text(
         return "never" if failed_recently(article) else modes.get(article.feed_key, "auto")
 
     modes_now = {a.id: mode_for(a) for a in articles}
-    result = extract_mod.fetch_articles(
+    result = pages_mod.fetch_articles(
         articles,
         mode_for=lambda a: modes_now.get(a.id, "auto"),
         client=client,
@@ -471,7 +472,7 @@ def add_full_text(
     )
     if record:
         for before, after in zip(articles, result, strict=True):
-            wanted = extract_mod.needs_full_text(
+            wanted = pages_mod.needs_full_text(
                 before, modes_now[before.id], typical.get(before.feed_key)
             )
             if wanted and before.link and after.text == before.text:

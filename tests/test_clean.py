@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digest.clean import clean_text, html_to_text, looks_like_html
+from digest.text.clean import clean_text, html_to_text, looks_like_html
 
 DATA = Path(
     os.environ.get("DIGEST_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -173,7 +173,7 @@ def test_clean_text_never_raises(text: str) -> None:
 
 
 def test_language_tunes_splitting_and_sentences_match_the_text() -> None:
-    from digest.clean import clean_sentences
+    from digest.text.clean import clean_sentences
 
     text = "Plantarien waren Anfang des 20. Jahrhunderts beliebt. Heute nicht mehr."
     assert clean_sentences(text, language="de") == [

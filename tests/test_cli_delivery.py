@@ -11,8 +11,8 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from digest.cli_common import CliState
-from digest.cli_delivery import run_daemon, send, status
+from digest.cli.common import CliState
+from digest.cli.delivery import run_daemon, send, status
 from digest.store import Store
 from tests.smtp_server import SmtpServer, free_port, write_feed
 

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner, Result
 from pytest_httpserver import HTTPServer
 
-from digest.cli_common import CliState
-from digest.cli_feeds import feeds
-from digest.opml import read_opml
+from digest.cli.common import CliState
+from digest.cli.feeds import feeds
+from digest.sources.opml import read_opml
 
 CONFIG = """\
 # My digest. These comments must survive every `digest feeds` command.
@@ -169,7 +169,7 @@ def test_registered_in_main_cli(config: Path) -> None:
     from digest.cli import main
 
     if "feeds" not in main.commands:
-        pytest.skip("the lead has not registered digest.cli_feeds.feeds in digest.cli yet")
+        pytest.skip("the lead has not registered digest.cli.feeds.feeds in digest.cli yet")
     result = CliRunner().invoke(main, ["-c", str(config), "feeds", "list"])
     assert result.exit_code == 0 and "Config Feed" in result.output
     assert isinstance(main.commands["feeds"], click.Group)

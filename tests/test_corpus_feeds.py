@@ -17,8 +17,8 @@ import feedparser
 import pytest
 
 from digest.errors import ParseError
-from digest.feeds import parse_feed
 from digest.models import FeedSource, ParsedFeed
+from digest.sources.feeds import parse_feed
 
 pytestmark = pytest.mark.corpus
 

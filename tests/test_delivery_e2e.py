@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 # Until digest/cli.py registers the delivery commands, start the same group with them added.
 _LAUNCH = (
     "from digest.cli import main\n"
-    "from digest.cli_delivery import run_daemon, send, status\n"
+    "from digest.cli.delivery import run_daemon, send, status\n"
     "for command in (send, status, run_daemon):\n"
     "    main.commands.setdefault(command.name or '', command)\n"
     "main()\n"

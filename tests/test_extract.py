@@ -13,17 +13,15 @@ from pathlib import Path
 import pytest
 
 from digest.errors import ExtractError
-from digest.extract import (
+from digest.models import Article, Image
+from digest.sources.extract import (
     ExtractedPage,
-    MemoryExtractCache,
     acceptable_image,
     decode_html,
     extract_html,
-    extract_source,
-    needs_full_text,
 )
-from digest.models import Article, Image
-from digest.netguard import BlockedAddress, check_url, is_public_ip
+from digest.sources.netguard import BlockedAddress, check_url, is_public_ip
+from digest.sources.pages import MemoryExtractCache, extract_source, needs_full_text
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -21,16 +21,16 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from digest.errors import ExtractError
-from digest.extract import (
+from digest.models import Article, FeedSource, Image
+from digest.sources.extract import extract_html
+from digest.sources.feeds import parse_feed
+from digest.sources.pages import (
     USER_AGENT,
     MemoryExtractCache,
-    extract_html,
     extract_source,
     fetch_articles,
 )
-from digest.feeds import parse_feed
-from digest.models import Article, FeedSource, Image
-from digest.summarize import summarize
+from digest.text.summarize import summarize
 from tests.test_extract import ARTICLES, SEED, WP_BOILERPLATE, seed_article, wordpress_page
 
 needs_seed = pytest.mark.skipif(not SEED.is_file(), reason=f"reference article not found at {SEED}")
@@ -200,7 +200,7 @@ def test_failures_keep_the_feed_text(
 ) -> None:
     httpserver.expect_request(path).respond_with_data(**respond)  # type: ignore[arg-type]
     art = teaser(httpserver.url_for(path))
-    with caplog.at_level(logging.WARNING, logger="digest.extract"):
+    with caplog.at_level(logging.WARNING, logger="digest.sources.pages"):
         out = fetch_articles(
             [art], mode_for=auto, client=client, allow_private=True, respect_robots=False
         )
@@ -218,7 +218,7 @@ def test_timeout(
     httpserver.expect_request("/slow").respond_with_handler(slow)
     art = teaser(httpserver.url_for("/slow"))
     started = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger="digest.extract"):
+    with caplog.at_level(logging.WARNING, logger="digest.sources.pages"):
         out = fetch_articles(
             [art],
             mode_for=auto,
@@ -252,7 +252,7 @@ def test_size_cap_while_streaming(
         b"<p>" + b"y" * 2_000_000 + b"</p>", content_type="text/html"
     )
     arts = [teaser(httpserver.url_for("/huge")), teaser(httpserver.url_for("/declared"))]
-    with caplog.at_level(logging.WARNING, logger="digest.extract"):
+    with caplog.at_level(logging.WARNING, logger="digest.sources.pages"):
         out = fetch_articles(
             arts,
             mode_for=auto,
@@ -283,7 +283,7 @@ def test_robots_txt_is_honoured_unless_switched_off(
         teaser(httpserver.url_for("/private/a")),
         teaser(httpserver.url_for("/open/b")),
     )
-    with caplog.at_level(logging.WARNING, logger="digest.extract"):
+    with caplog.at_level(logging.WARNING, logger="digest.sources.pages"):
         out = fetch_articles([blocked, allowed], mode_for=auto, client=client, allow_private=True)
     assert out[0] == blocked
     assert out[1].full_text  # "User-agent: digest" matches us, not the "*" group
@@ -301,7 +301,7 @@ def test_loopback_link_is_refused_by_default(
 ) -> None:
     httpserver.expect_request("/a").respond_with_data(PAGE, content_type="text/html")
     art = teaser(httpserver.url_for("/a"))
-    with caplog.at_level(logging.WARNING, logger="digest.extract"):
+    with caplog.at_level(logging.WARNING, logger="digest.sources.pages"):
         out = fetch_articles([art], mode_for=auto, client=client)
     _unchanged(out, art)
     _warned(caplog, art.link or "", "non-public address")
@@ -338,7 +338,7 @@ def test_redirect_to_a_private_address_is_refused(
     )
     httpserver.expect_request("/secret").respond_with_data(PAGE, content_type="text/html")
     art = teaser(httpserver.url_for("/start"))
-    with caplog.at_level(logging.WARNING, logger="digest.extract"):
+    with caplog.at_level(logging.WARNING, logger="digest.sources.pages"):
         out = fetch_articles([art], mode_for=auto, client=client, resolve=public_localhost)
     _unchanged(out, art)
     _warned(caplog, art.link or "", "non-public address")

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from digest.errors import ParseError
-from digest.feeds import (
+from digest.models import FeedSource, FetchResult
+from digest.sources.feeds import (
     canonical_url,
     clean_link,
     discover_feed_links,
@@ -18,7 +19,6 @@ from digest.feeds import (
     parse_feed,
     parse_many,
 )
-from digest.models import FeedSource, FetchResult
 
 NOW = dt.datetime(2026, 11, 26, 7, 0, tzinfo=dt.UTC)
 SRC = FeedSource(url="https://news.example.org/feed.xml", category="World", weight=2.0)
@@ -402,7 +402,7 @@ def test_plain_text_is_not_taken_for_markup() -> None:
 
 
 def test_default_workers() -> None:
-    from digest.feeds import default_workers
+    from digest.sources.feeds import default_workers
 
     assert default_workers(5) == 1
     assert 1 <= default_workers(1000) <= 8

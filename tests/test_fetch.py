@@ -16,8 +16,9 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from digest import __version__
-from digest.feeds import parse_result
-from digest.fetch import (
+from digest.models import FeedSource
+from digest.sources.feeds import parse_result
+from digest.sources.fetch import (
     USER_AGENT,
     backoff_delay,
     fetch_feeds,
@@ -25,7 +26,6 @@ from digest.fetch import (
     iter_fetch,
     parse_retry_after,
 )
-from digest.models import FeedSource
 
 NOW = dt.datetime(2026, 11, 26, 7, 0, tzinfo=dt.UTC)
 
@@ -439,7 +439,7 @@ def test_downloads_stay_bounded_ahead_of_a_slow_consumer(http: HTTPServer) -> No
 
 
 def test_check_url_guards_every_hop(http: HTTPServer) -> None:
-    from digest.netguard import check_url
+    from digest.sources.netguard import check_url
 
     http.expect_request("/start").respond_with_data("", status=302, headers={"Location": "/end"})
     http.expect_request("/end").respond_with_data(RSS)

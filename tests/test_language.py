@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digest.language import SUMY_LANGUAGES, detect_language, resources, split_sentences
+from digest.text.language import SUMY_LANGUAGES, detect_language, resources, split_sentences
 
 INDONESIAN = (
     "Presiden Joko Widodo mengatakan pemerintah akan terus berupaya menurunkan harga bahan "

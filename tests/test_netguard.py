@@ -8,9 +8,9 @@ import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 
-from digest.extract import fetch_articles
 from digest.models import Article
-from digest.netguard import guarded_transport
+from digest.sources.netguard import guarded_transport
+from digest.sources.pages import fetch_articles
 
 PUBLIC = "93.184.216.34"  # a public address; nothing ever connects to it in these tests
 

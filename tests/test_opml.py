@@ -11,7 +11,7 @@ import pytest
 
 from digest.errors import ConfigError
 from digest.models import FeedSource
-from digest.opml import (
+from digest.sources.opml import (
     FeedsFile,
     FeedsFileError,
     add_feed,

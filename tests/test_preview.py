@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from digest.cli_common import CliState
-from digest.cli_preview import preview as preview_command
+from digest.cli.common import CliState
+from digest.cli.preview import preview as preview_command
 from digest.config import Config, load_config
 from digest.errors import DigestError, RenderError
 from digest.preview import PreviewServer, serve

@@ -143,9 +143,9 @@ def test_reading_minutes() -> None:
 def test_same_story_from_two_real_feeds_is_merged(shared_data: Path) -> None:
     # Daring Fireball publishes one feed as Atom and as JSON Feed: every entry appears twice
     # under different feeds, and must collapse to one story each.
-    from digest.feeds import parse_feed
     from digest.models import FeedSource
-    from digest.summarize import summarize
+    from digest.sources.feeds import parse_feed
+    from digest.text.summarize import summarize
 
     real = shared_data / "feeds" / "real"
     candidates = []
@@ -202,9 +202,9 @@ def _brute_force(candidates: list[Candidate]) -> list[list[int]]:
 
 @pytest.mark.corpus
 def test_clustering_matches_all_pairs_on_real_feeds(shared_data: Path) -> None:
-    from digest.feeds import parse_feed
     from digest.models import FeedSource
-    from digest.summarize import summarize
+    from digest.sources.feeds import parse_feed
+    from digest.text.summarize import summarize
 
     candidates: list[Candidate] = []
     for path in sorted((shared_data / "feeds" / "real").glob("en-*.*"))[:14]:

@@ -12,7 +12,7 @@ from sumy.summarizers.lex_rank import LexRankSummarizer
 from sumy.summarizers.text_rank import TextRankSummarizer
 
 from digest.models import Summary
-from digest.summarize import (
+from digest.text.summarize import (
     METHODS,
     FastLexRankSummarizer,
     FastTextRankSummarizer,

@@ -12,7 +12,7 @@ import pytest
 from sumy.summarizers.lex_rank import LexRankSummarizer
 from sumy.summarizers.text_rank import TextRankSummarizer
 
-from digest.summarize import (
+from digest.text.summarize import (
     METHODS,
     FastLexRankSummarizer,
     FastTextRankSummarizer,
@@ -123,7 +123,7 @@ FEEDS = DATA / "feeds" / "real"
 
 @pytest.mark.skipif(not FEEDS.is_dir(), reason=f"real feeds not found at {FEEDS}")
 def test_real_feed_languages_all_have_resources() -> None:
-    from digest.language import resources
+    from digest.text.language import resources
 
     codes = {p.name.split("-", 1)[0] for p in FEEDS.iterdir() if "-" in p.name}
     assert {"en", "de", "id", "zh"} <= codes

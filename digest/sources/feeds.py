@@ -198,7 +198,7 @@ def _absolute(url: str | None, base: str | None) -> str | None:
 def _html_to_text(html: str) -> str:
     # Imported lazily: clean.py pulls in heavier dependencies, and parse workers import
     # this module before they need it.
-    from digest.clean import html_to_text
+    from digest.text.clean import html_to_text
 
     return html_to_text(html)
 
@@ -698,7 +698,7 @@ def parse_many(
     happens here, in input order. With ``workers > 1`` it is spread over that many
     processes (feedparser is pure Python, so threads would not help) and pairs come in
     completion order, so one big feed never holds up the others. The input is consumed
-    lazily, so a streaming fetch (:func:`digest.fetch.iter_fetch`) overlaps with parsing and
+    lazily, so a streaming fetch (:func:`digest.sources.fetch.iter_fetch`) overlaps with parsing and
     at most about ``4 * workers`` bodies wait in the pool.
     """
     pending_ok = (r for r in results if r.ok)

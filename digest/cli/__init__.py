@@ -1,7 +1,7 @@
 """The ``digest`` command: a thin click layer over the library.
 
 Each command parses its options, calls one library function, and lets
-:func:`digest.cli_common.run` turn a DigestError into one line on stderr and the contract's
+:func:`digest.cli.common.run` turn a DigestError into one line on stderr and the contract's
 exit code (0 ok, 1 failed, 2 usage or config error). Results go to stdout; logs to stderr.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 import click
 
 from digest import __version__
-from digest.cli_common import CliState, parse_date, pass_state, run, setup_logging
+from digest.cli.common import CliState, parse_date, pass_state, run, setup_logging
 from digest.errors import ConfigError, DigestError, ParseError
 from digest.models import SUMMARY_METHODS
 
@@ -160,8 +160,8 @@ def check(state: CliState) -> None:
         digest -c config.yaml check
     """
     from digest.config import load_config
-    from digest.feeds import parse_result
-    from digest.fetch import fetch_feeds
+    from digest.sources.feeds import parse_result
+    from digest.sources.fetch import fetch_feeds
 
     try:
         config = load_config(state.config_arg)
@@ -219,7 +219,7 @@ def summarize(
         digest summarize article.txt --sentences 2
         digest summarize --jsonl < articles.jsonl > summaries.jsonl
     """
-    from digest.summarize import summarize as summarize_text
+    from digest.text.summarize import summarize as summarize_text
 
     config = run(state, state.load_optional)
     count = sentences or config.summary.sentences
@@ -336,7 +336,7 @@ def extract(state: CliState, target: str, as_json: bool) -> None:
     Example:
         digest extract https://example.org/news/story.html --json
     """
-    from digest.extract import extract_source
+    from digest.sources.pages import extract_source
 
     config = run(state, state.load_optional)
     page = run(
@@ -354,9 +354,9 @@ def extract(state: CliState, target: str, as_json: bool) -> None:
 
 def _register() -> None:
     # Commands of the later stages live beside their library modules; the group is here.
-    from digest.cli_delivery import run_daemon, send, status
-    from digest.cli_feeds import feeds
-    from digest.cli_preview import preview
+    from digest.cli.delivery import run_daemon, send, status
+    from digest.cli.feeds import feeds
+    from digest.cli.preview import preview
 
     main.add_command(preview)
     main.add_command(send)

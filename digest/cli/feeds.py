@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from digest.cli_common import CliState, pass_state, run
+from digest.cli.common import CliState, pass_state, run
 from digest.config import Config
 from digest.errors import ConfigError
 from digest.models import FeedSource
@@ -85,7 +85,7 @@ def add(state: CliState, url: str, name: str | None, category: str | None, check
     Example:
         digest feeds add https://example.org/ --name Example --category World
     """
-    from digest.opml import add_feed
+    from digest.sources.opml import add_feed
 
     config = run(state, state.load)
     path = run(state, lambda: _feeds_file(config))
@@ -102,9 +102,9 @@ def _checked(config: Config, source: FeedSource) -> FeedSource:
     from dataclasses import replace
 
     from digest.errors import FeedError
-    from digest.feeds import parse_result
-    from digest.fetch import fetch_url
-    from digest.opml import FeedsFileError
+    from digest.sources.feeds import parse_result
+    from digest.sources.fetch import fetch_url
+    from digest.sources.opml import FeedsFileError
 
     assert source.url is not None
     if not source.url.lower().startswith(("http://", "https://")):
@@ -143,7 +143,7 @@ def remove(state: CliState, name: str) -> None:
     Example:
         digest feeds remove "Example News"
     """
-    from digest.opml import remove_feed
+    from digest.sources.opml import remove_feed
 
     config = run(state, state.load)
     path = run(state, lambda: _feeds_file(config))
@@ -163,7 +163,7 @@ def import_(state: CliState, file: Path) -> None:
     Example:
         digest feeds import ~/Downloads/feedly.opml
     """
-    from digest.opml import import_feeds
+    from digest.sources.opml import import_feeds
 
     config = run(state, state.load)
     path = run(state, lambda: _feeds_file(config))
@@ -185,7 +185,7 @@ def export(state: CliState) -> None:
     Example:
         digest feeds export > subscriptions.opml
     """
-    from digest.opml import opml_document
+    from digest.sources.opml import opml_document
 
     config = run(state, state.load)
     sources = run(state, config.feed_sources)

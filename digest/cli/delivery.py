@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import click
 
-from digest.cli_common import CliState, parse_date, pass_state, run
+from digest.cli.common import CliState, parse_date, pass_state, run
 from digest.config import Config, EmailConfig, check_address
 from digest.errors import ConfigError
 from digest.mail import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from digest.cli_common import CliState, pass_state, run
+from digest.cli.common import CliState, pass_state, run
 from digest.preview import DEFAULT_HOST, DEFAULT_PORT, serve
 
 

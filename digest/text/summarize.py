@@ -33,9 +33,9 @@ from sumy.summarizers.reduction import ReductionSummarizer
 from sumy.summarizers.sum_basic import SumBasicSummarizer
 from sumy.summarizers.text_rank import TextRankSummarizer
 
-from digest.clean import clean_sentences, html_to_text, looks_like_html
-from digest.language import LanguageResources, detect_language, resources
 from digest.models import SUMMARY_METHODS, Summary
+from digest.text.clean import clean_sentences, html_to_text, looks_like_html
+from digest.text.language import LanguageResources, detect_language, resources
 
 logger = logging.getLogger(__name__)
 

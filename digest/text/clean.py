@@ -12,7 +12,7 @@ import logging
 import re
 from html.parser import HTMLParser
 
-from digest.language import split_sentences
+from digest.text.language import split_sentences
 
 logger = logging.getLogger(__name__)
 

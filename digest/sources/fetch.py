@@ -224,7 +224,7 @@ def fetch_url(
     empty body). Redirects are followed up to ``max_redirects``; ``permanent_redirect`` is
     the URL reached through 301/308 hops only. With ``discover``, an HTML page that names a
     feed in ``<link rel="alternate">`` is replaced by that feed (``discovered_from`` set).
-    ``check_url`` (e.g. :func:`digest.netguard.check_url`) may raise to refuse any hop.
+    ``check_url`` (e.g. :func:`digest.sources.netguard.check_url`) may raise to refuse any hop.
     """
     source = source or FeedSource(url=url)
     own_client = client is None
@@ -402,7 +402,7 @@ def _fetch_http(
 
     content_type = resp_headers.get("content-type", "")
     if discover and _looks_like_html(body, content_type):
-        from digest.feeds import discover_feed_links
+        from digest.sources.feeds import discover_feed_links
 
         links = [link for link in discover_feed_links(body, current) if link not in seen]
         if links:

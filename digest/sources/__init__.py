@@ -1,0 +1,1 @@
+"""Getting text in: the HTTP layer, feed fetching and parsing, article pages, OPML."""

@@ -1,0 +1,1 @@
+"""Text handling: HTML to text and clean-up, language resources, summaries."""
