@@ -169,12 +169,24 @@ class DigestSection:
 
 @dataclass(frozen=True)
 class DigestStats:
+    """What a build did and what it cost (for the log, `digest status` and bench/scale.py)."""
+
     feeds: int = 0
     feeds_failed: int = 0
     articles_seen: int = 0
     articles_new: int = 0
     items: int = 0
     elapsed_s: float = 0.0
+    # Articles considered for this digest (pinned plus unsent within the limits).
+    candidates: int = 0
+    # Article pages fetched over the network in this build (cache hits not counted).
+    pages_fetched: int = 0
+    # Summaries computed in this build (cache hits not counted).
+    summaries_computed: int = 0
+    # Candidate pairs whose similarity clustering computed.
+    pairs_compared: int = 0
+    # Wall seconds per stage, in pipeline order: (("gather", 1.2), ("summarize", 0.4), ...).
+    stages: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
