@@ -8,6 +8,7 @@ found.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import zoneinfo
@@ -248,6 +249,20 @@ class Config(_Model):
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    def local_date(self, now: dt.datetime) -> dt.date:
+        """The date of ``now`` in the configured timezone ("today" for digests)."""
+        return now.astimezone(self.tz).date()
+
+    def require_email(self) -> EmailConfig:
+        """The email section, or one ConfigError (exit 2) that says how to add it."""
+        if self.email is None:
+            where = self.source_path or "config.yaml"
+            raise ConfigError(
+                f"email: no email section in {where}; add one with from:, to: and smtp: "
+                f"(or sendmail:) to send digests (see the README's Email section)"
+            )
+        return self.email
 
     def feed_sources(self) -> list[FeedSource]:
         """Every subscription: the config's ``feeds`` then those in ``feeds_file``."""

@@ -5,8 +5,10 @@ single line that says what went wrong and what to do about it::
 
     DigestError
     ├── ConfigError          bad or missing config (exit 2); carries one message per mistake
-    ├── FeedError            one feed could not be fetched or read (becomes a FeedProblem)
-    │   ├── FetchError       network, HTTP status, size cap, timeout
+    ├── FetchError           an HTTP request or a file read failed (one type for feeds, pages,
+    │   │                    robots.txt): network, timeout, size cap, redirects, robots.txt
+    │   └── BlockedAddress   the URL points at a non-public address (the SSRF guard)
+    ├── FeedError            one feed could not be read (becomes a FeedProblem)
     │   └── ParseError       nothing could be read from the bytes
     ├── ExtractError         an article page could not be fetched or yielded no text
     ├── StoreError           the state database is unusable
@@ -20,6 +22,7 @@ single line that says what went wrong and what to do about it::
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 
 
 class DigestError(Exception):
@@ -44,12 +47,44 @@ class FeedError(DigestError):
     """One feed could not be read; the run goes on and the digest reports it."""
 
 
-class FetchError(FeedError):
-    """An HTTP or file read failed (status, timeout, size cap, network)."""
+class FetchErrorKind(StrEnum):
+    """What kind of failure a FetchError is, for callers that treat them differently."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    HTTP = "http"  # an HTTP status that is not a success (the message names it)
+    TIMEOUT = "timeout"
+    UNREACHABLE = "unreachable"  # the name does not resolve, or the connection is refused
+    BLOCKED = "blocked"  # a non-public address (the SSRF guard)
+    TOO_LARGE = "too-large"
+    REDIRECTS = "redirects"
+    BAD_ENCODING = "bad-encoding"
+    INVALID_URL = "invalid-url"
+    NETWORK = "network"
+    ROBOTS = "robots"  # robots.txt disallows it
+    NOT_FOUND = "not-found"  # a local file that does not exist or cannot be read
+
+
+class FetchError(DigestError):
+    """A request or file read failed; ``str(e)`` is one line saying what to do."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: FetchErrorKind = FetchErrorKind.NETWORK,
+        url: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        self.kind = kind
+        self.url = url
         self.status = status
         super().__init__(message)
+
+
+class BlockedAddress(FetchError):
+    """The URL points at a loopback, private, link-local or other non-public address."""
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        super().__init__(message, kind=FetchErrorKind.BLOCKED, url=url)
 
 
 class ParseError(FeedError):

@@ -26,13 +26,14 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
 from digest.config import Config, EmailConfig, SmtpConfig
 from digest.errors import ConfigError, MailError, PermanentMailError, TemporaryMailError
 from digest.render import format_subject
-from digest.store import OutboxRow, Store
+from digest.store import OutboxRow, OutboxStatus, Store, owner_id
 
 log = logging.getLogger(__name__)
 
@@ -397,17 +398,29 @@ def make_mailer(
 # --------------------------------------------------------------------------- delivery
 
 
+class RecipientStatus(StrEnum):
+    """What happened to one recipient in a run."""
+
+    SENT = "sent"  # accepted now
+    ALREADY_SENT = "already-sent"  # by an earlier run
+    FAILED = "failed"  # permanently: not retried
+    PENDING = "pending"  # a temporary failure: due again
+    BUSY = "busy"  # another live process is sending it: not done, not failed
+    TEST = "test"  # a --to copy accepted
+    WRITTEN = "written"  # a --dry-run .eml file
+
+    @property
+    def done(self) -> bool:
+        """Whether nothing is left to do for this recipient in this run (not a failure)."""
+        return self in (self.SENT, self.ALREADY_SENT, self.TEST, self.WRITTEN)
+
+
 @dataclass(frozen=True)
 class RecipientResult:
-    """What happened to one recipient in this run.
-
-    status: sent (accepted now), already-sent (by an earlier run), failed (permanent),
-    pending (temporary failure: due again), busy (another process holds the row),
-    test (a --to copy accepted), written (a --dry-run .eml).
-    """
+    """What happened to one recipient in this run."""
 
     recipient: str
-    status: str
+    status: RecipientStatus
     detail: str = ""
 
 
@@ -422,16 +435,16 @@ class DeliveryReport:
 
     @property
     def failed(self) -> tuple[RecipientResult, ...]:
-        return tuple(r for r in self.results if r.status == "failed")
+        return tuple(r for r in self.results if r.status is RecipientStatus.FAILED)
 
     @property
     def pending(self) -> tuple[RecipientResult, ...]:
-        return tuple(r for r in self.results if r.status == "pending")
+        return tuple(r for r in self.results if r.status is RecipientStatus.PENDING)
 
     @property
     def ok(self) -> bool:
-        """True when nobody failed permanently and nobody is left pending."""
-        return not self.failed and not self.pending
+        """True when every recipient is done: nobody failed, pending or busy."""
+        return all(r.status.done for r in self.results)
 
 
 @dataclass
@@ -498,15 +511,6 @@ def _subject(config: Config, date: dt.date, item_count: int) -> str:
     )
 
 
-def _require_email(config: Config) -> EmailConfig:
-    if config.email is None:
-        raise MailError(
-            "the config has no email: section; add one with from:, to: and smtp: "
-            "(see the README) to send digests"
-        )
-    return config.email
-
-
 def _message(
     config: Config,
     rendered: Rendered,
@@ -516,7 +520,7 @@ def _message(
     message_id: str,
     date: dt.datetime,
 ) -> EmailMessage:
-    email_config = _require_email(config)
+    email_config = config.require_email()
     return compose(
         rendered.html,
         rendered.text,
@@ -552,7 +556,7 @@ def deliver(
     ``email.send_empty``. A plain MailError (authentication, TLS) releases every claimed row
     as due and propagates.
     """
-    email_config = _require_email(config)
+    email_config = config.require_email()
     recipients = list(dict.fromkeys(email_config.to))
     if item_count == 0 and not email_config.send_empty:
         log.info("nothing new for %s; not sending (email.send_empty is false)", date)
@@ -565,7 +569,7 @@ def deliver(
         )
     else:
         store.outbox_add(date, recipients, lambda r: make_message_id(date, r, from_addr))
-    owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    owner = owner or owner_id()
     # Rows of recipients since removed from the config are sent too: they were promised.
     claimed = store.outbox_claim(now(), owner, date)
     return _deliver_rows(
@@ -625,11 +629,11 @@ def _deliver_rows(
 
     def sent(job: _Job, reply: str) -> None:
         store.outbox_sent(date, job.recipient, reply, now())
-        outcome[job.recipient] = RecipientResult(job.recipient, "sent", reply)
+        outcome[job.recipient] = RecipientResult(job.recipient, RecipientStatus.SENT, reply)
 
     def permanent(job: _Job, error: str) -> None:
         store.outbox_failed(date, job.recipient, error, permanent=True, next_attempt=None)
-        outcome[job.recipient] = RecipientResult(job.recipient, "failed", error)
+        outcome[job.recipient] = RecipientResult(job.recipient, RecipientStatus.FAILED, error)
 
     try:
         left = _send_all(
@@ -650,26 +654,26 @@ def _deliver_rows(
         raise
     for job in left:
         store.outbox_failed(date, job.recipient, job.error, permanent=False, next_attempt=now())
-        outcome[job.recipient] = RecipientResult(job.recipient, "pending", job.error)
+        outcome[job.recipient] = RecipientResult(job.recipient, RecipientStatus.PENDING, job.error)
     # Rows this run did not claim: already done earlier, or in another process's hands.
     for row in store.outbox_rows(date):
-        if row.recipient in outcome or row.recipient not in recipients:
-            continue
-        if row.status == "sent":
-            outcome[row.recipient] = RecipientResult(row.recipient, "already-sent", row.reply or "")
-        elif row.status == "failed" and row.permanent:
-            outcome[row.recipient] = RecipientResult(row.recipient, "failed", row.last_error or "")
-        elif row.status == "sending":
-            outcome[row.recipient] = RecipientResult(
-                row.recipient, "busy", "another digest process is sending it"
-            )
-        else:
-            outcome[row.recipient] = RecipientResult(
-                row.recipient, "pending", row.last_error or "due"
-            )
+        if row.recipient not in outcome and row.recipient in recipients:
+            outcome[row.recipient] = _unclaimed(row)
     ordered = [outcome[r] for r in recipients if r in outcome]
     ordered += [v for k, v in outcome.items() if k not in recipients]
     return DeliveryReport(date=date, results=tuple(ordered))
+
+
+def _unclaimed(row: OutboxRow) -> RecipientResult:
+    if row.status is OutboxStatus.SENT:
+        return RecipientResult(row.recipient, RecipientStatus.ALREADY_SENT, row.reply or "")
+    if row.status is OutboxStatus.FAILED and row.permanent:
+        return RecipientResult(row.recipient, RecipientStatus.FAILED, row.last_error or "")
+    if row.status is OutboxStatus.SENDING:
+        return RecipientResult(
+            row.recipient, RecipientStatus.BUSY, "another digest process is sending it"
+        )
+    return RecipientResult(row.recipient, RecipientStatus.PENDING, row.last_error or "due")
 
 
 def retry_due(
@@ -690,18 +694,10 @@ def retry_due(
     called only for dates that have due rows. Rows of recipients no longer in the config
     are still sent: they were promised that digest.
     """
-    _require_email(config)
+    config.require_email()
     wanted = None if dates is None else set(dates)
-    due_dates = sorted(
-        {
-            row.date
-            for row in store.outbox_rows()
-            if row.status in ("pending", "failed", "sending")
-            and not row.permanent
-            and (wanted is None or row.date in wanted)
-        }
-    )
-    owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    due_dates = [d for d in store.outbox_due_dates(now()) if wanted is None or d in wanted]
+    owner = owner or owner_id()
     reports: list[DeliveryReport] = []
     for date in due_dates:
         claimed = store.outbox_claim(now(), owner, date)
@@ -754,7 +750,7 @@ def send_test_copy(
 
     Each copy gets a fresh Message-ID so it is never collapsed with the daily delivery.
     """
-    email_config = _require_email(config)
+    email_config = config.require_email()
     subject = _subject(config, date, item_count)
     jobs = [
         _Job(
@@ -775,16 +771,16 @@ def send_test_copy(
     outcome: dict[str, RecipientResult] = {}
 
     def sent(job: _Job, reply: str) -> None:
-        outcome[job.recipient] = RecipientResult(job.recipient, "test", reply)
+        outcome[job.recipient] = RecipientResult(job.recipient, RecipientStatus.TEST, reply)
 
     def permanent(job: _Job, error: str) -> None:
-        outcome[job.recipient] = RecipientResult(job.recipient, "failed", error)
+        outcome[job.recipient] = RecipientResult(job.recipient, RecipientStatus.FAILED, error)
 
     left = _send_all(
         jobs, mailer, sleep=sleep, max_retry_s=max_retry_s, on_sent=sent, on_permanent=permanent
     )
     for job in left:
-        outcome[job.recipient] = RecipientResult(job.recipient, "pending", job.error)
+        outcome[job.recipient] = RecipientResult(job.recipient, RecipientStatus.PENDING, job.error)
     return DeliveryReport(date=date, results=tuple(outcome[j.recipient] for j in jobs))
 
 
@@ -808,7 +804,7 @@ def write_eml(
 
     Written even for an empty digest, so a dry run shows what ``send_empty`` would send.
     """
-    email_config = _require_email(config)
+    email_config = config.require_email()
     subject = _subject(config, date, item_count)
     out_dir.mkdir(parents=True, exist_ok=True)
     results: list[RecipientResult] = []
@@ -827,7 +823,7 @@ def write_eml(
         tmp.write_bytes(msg.as_bytes(policy=POLICY))
         tmp.replace(path)
         paths.append(path)
-        results.append(RecipientResult(recipient, "written", str(path)))
+        results.append(RecipientResult(recipient, RecipientStatus.WRITTEN, str(path)))
     return DeliveryReport(
         date=date,
         results=tuple(results),

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 FullText = Literal["auto", "always", "never"]
 
@@ -93,6 +95,19 @@ class Image:
 
 
 @dataclass(frozen=True)
+class ExtractedPage:
+    """What one article page yielded. ``published`` is aware UTC; ``text`` has blank-line
+    separated paragraphs, already cleaned of boilerplate."""
+
+    title: str | None
+    text: str
+    language: str | None
+    published: dt.datetime | None
+    image: Image | None
+    url: str | None
+
+
+@dataclass(frozen=True)
 class Article:
     """One entry of a feed, with plain text (never HTML) in ``text``.
 
@@ -115,6 +130,11 @@ class Article:
     category: str | None = None
     weight: float = 1.0
 
+    @property
+    def content_hash(self) -> str:
+        """What a summary of this article depends on: its title and text."""
+        return hashlib.sha256(f"{self.title}\n{self.text}".encode()).hexdigest()
+
 
 @dataclass(frozen=True)
 class FeedProblem:
@@ -123,6 +143,27 @@ class FeedProblem:
     feed: str
     message: str
     kind: Literal["error", "warning", "recovered"] = "error"
+
+
+class FeedStatus(StrEnum):
+    """How one feed fared in a run (the first column of `digest fetch`)."""
+
+    OK = "ok"
+    NOT_MODIFIED = "not modified"
+    FAILED = "failed"
+    BACKING_OFF = "skipped (backing off)"
+    DISABLED = "disabled (410 Gone)"
+
+
+@dataclass(frozen=True)
+class FeedReport:
+    """How one feed fared in this run (for `digest fetch` and the log)."""
+
+    source: FeedSource
+    status: FeedStatus
+    new: int = 0
+    entries: int = 0
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +185,19 @@ class Summary:
     sentences: tuple[str, ...]
     method: str
     language: str
+
+
+class Summarizer(Protocol):
+    """What the pipeline calls to summarise one article (digest.text.summarize.summarize)."""
+
+    def __call__(
+        self, text: str, *, title: str | None, language: str, sentences: int, method: str
+    ) -> Summary: ...
+
+
+def utc_now() -> dt.datetime:
+    """The real clock, aware UTC: the default wherever a clock is a parameter."""
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)

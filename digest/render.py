@@ -719,6 +719,38 @@ def _fit(
     return current, rendered
 
 
+@dataclass(frozen=True)
+class RenderOptions:
+    """How a digest is rendered: the config's templates, images, unsubscribe link and size
+    cap, gathered once (see :func:`render_options`)."""
+
+    templates_dir: Path | None = None
+    images: bool = True
+    unsubscribe: str | None = None
+    max_html_kb: int = 100
+
+
+def fit_and_render(
+    digest: Digest, options: RenderOptions = RenderOptions()
+) -> tuple[Digest, RenderedDigest]:
+    """``digest`` with items dropped from the ends of its longest sections (counted in their
+    "and N more" line) until its inlined HTML fits in ``max_html_kb``, and its rendering.
+
+    The pipeline records the fitted digest, so an item cut for size stays available for a
+    later digest instead of being marked as sent. Raises RenderError naming file and line
+    when a template is broken.
+    """
+    env = _environment(options.templates_dir)
+    return _fit(
+        digest,
+        env,
+        options.templates_dir,
+        options.images,
+        options.unsubscribe,
+        options.max_html_kb,
+    )
+
+
 def fit_digest(
     digest: Digest,
     *,
@@ -727,14 +759,9 @@ def fit_digest(
     unsubscribe: str | None = None,
     max_html_kb: int = 100,
 ) -> Digest:
-    """``digest`` with items dropped from the ends of its longest sections (and counted in
-    their "and N more" line) until its inlined HTML fits in ``max_html_kb`` kilobytes.
-
-    The pipeline records the fitted digest, so an item cut for size stays available for a
-    later digest instead of being marked as sent.
-    """
-    env = _environment(templates_dir)
-    return _fit(digest, env, templates_dir, images, unsubscribe, max_html_kb)[0]
+    """:func:`fit_and_render`'s digest alone."""
+    options = RenderOptions(templates_dir, images, unsubscribe, max_html_kb)
+    return fit_and_render(digest, options)[0]
 
 
 def render_digest(
@@ -749,12 +776,12 @@ def render_digest(
     """The email's HTML (CSS inlined) and text parts for ``digest``; a pure function.
 
     When the inlined HTML is larger than ``max_html_kb`` kilobytes, items are dropped as
-    :func:`fit_digest` does until it fits. ``subject``, when given, is an ``email.subject``
-    template filled by :func:`format_subject` with the number of stories actually shown.
-    Raises RenderError naming file and line when a template is broken.
+    :func:`fit_and_render` does until it fits. ``subject``, when given, is an
+    ``email.subject`` template filled by :func:`format_subject` with the number of stories
+    actually shown.
     """
-    env = _environment(templates_dir)
-    current, rendered = _fit(digest, env, templates_dir, images, unsubscribe, max_html_kb)
+    options = RenderOptions(templates_dir, images, unsubscribe, max_html_kb)
+    current, rendered = fit_and_render(digest, options)
     if subject is not None:
         line = format_subject(
             subject,

@@ -15,14 +15,15 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from typing import Any
 
 import schedule
 
+from digest import delivery
 from digest.config import Config
-from digest.errors import ConfigError, DigestError, LockError
-from digest.mail import Mailer, Rendered, deliver, make_mailer, retry_due
-from digest.store import Store
+from digest.errors import ConfigError, DigestError
+from digest.mail import DeliveryReport, Mailer
+from digest.models import utc_now
+from digest.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,6 @@ JOB_RETRY = dt.timedelta(minutes=15)
 
 # How far to look for the end of a daylight-saving gap (the longest ever is 2 hours).
 _GAP_SEARCH = dt.timedelta(hours=3)
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _parse_time(time_str: str) -> dt.time:
@@ -136,101 +133,18 @@ def read_last_slot(store: Store) -> dt.datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
 
 
-def item_count(digest: Any) -> int:
-    """Stories in a Digest (``Digest.items`` holds the top stories and every section's)."""
-    return len(digest.items)
-
-
-def rendered_for_retry(
-    config: Config, store: Store, now: Callable[[], dt.datetime]
-) -> Callable[[dt.date], tuple[Rendered, int]]:
-    """How a retry gets the digest of an earlier date: its recorded articles, rendered.
-
-    A replay of what was recorded sends the recipient what the others got and, unlike a
-    rebuild, takes no new articles away from a later digest. (The files in the output
-    folder are not used: a `build --dry-run` may have overwritten them.)
-    """
-
-    def load(date: dt.date) -> tuple[Rendered, int]:
-        from digest import pipeline
-
-        digest, rendered = pipeline.render_recorded(config, date=date, now=now(), store=store)
-        return rendered, item_count(digest)
-
-    return load
-
-
-def has_due(store: Store, now: dt.datetime) -> bool:
-    """Whether any outbox row is due for a retry now (cheap check before making a mailer)."""
-    for row in store.outbox_rows():
-        if row.status == "pending" or (
-            row.status == "failed"
-            and not row.permanent
-            and (row.next_attempt is None or row.next_attempt <= now)
-        ):
-            return True
-    return False
-
-
-def run_due(
-    config: Config,
-    *,
-    now: Callable[[], dt.datetime],
-    mailer_factory: Callable[[Config], Mailer],
-    sleep: Callable[[float], None],
-    max_retry_s: float = 60.0,
-) -> int:
-    """Retry due outbox rows of every date (skipped while another process holds the lock).
-
-    Returns how many messages were sent.
-    """
-    if config.email is None:
-        return 0
-    with Store(config.state) as store:
-        if not has_due(store, now()):
-            return 0
-        try:
-            with store.lock(wait=False):
-                reports = retry_due(
-                    config,
-                    store=store,
-                    mailer=mailer_factory(config),
-                    now=now,
-                    rendered_for=rendered_for_retry(config, store, now),
-                    sleep=sleep,
-                    max_retry_s=max_retry_s,
-                )
-        except LockError:
-            log.debug("another digest process is delivering; retrying later")
-            return 0
-    sent = 0
-    for report in reports:
-        for result in report.results:
-            if result.status == "sent":
-                sent += 1
-                log.info("retry: sent %s to %s", report.date, result.recipient)
-            elif result.status in ("failed", "pending"):
-                log.warning(
-                    "retry: %s to %s %s: %s",
-                    report.date,
-                    result.recipient,
-                    result.status,
-                    result.detail,
-                )
-    return sent
-
-
-def default_mailer(config: Config) -> Mailer:
-    """The transport named by the config (SMTP with the system's CA store, or sendmail)."""
-    assert config.email is not None
-    return make_mailer(config.email)
+def last_and_next(config: Config, now: dt.datetime) -> tuple[dt.datetime | None, dt.datetime]:
+    """The last completed slot (from the store, None if never) and the next one."""
+    with open_store(config.state, read_only=True) as store:
+        last = read_last_slot(store)
+    return last, next_slot(now, config.schedule.time, config.tz)
 
 
 class Scheduler:
     """The ``digest run`` loop. Every side effect is a parameter, so tests drive it.
 
     ``load_config`` is called again before every run and on SIGHUP; ``job(date)`` defaults
-    to :meth:`build_and_send`; ``now`` must return aware datetimes; ``sleep(seconds)``
+    to :meth:`send`; ``now`` must return aware datetimes; ``sleep(seconds)``
     waits (the default returns early when a stop is requested).
     """
 
@@ -238,10 +152,10 @@ class Scheduler:
         self,
         load_config: Callable[[], Config],
         *,
-        now: Callable[[], dt.datetime] = _utcnow,
+        now: Callable[[], dt.datetime] = utc_now,
         sleep: Callable[[float], object] | None = None,
         job: Callable[[dt.date], None] | None = None,
-        mailer_factory: Callable[[Config], Mailer] = default_mailer,
+        mailer_factory: Callable[[Config], Mailer] = delivery.default_mailer,
         tick_s: float = 60.0,
         retry_sleep: Callable[[float], None] | None = None,
     ) -> None:
@@ -251,7 +165,7 @@ class Scheduler:
         self._stop = threading.Event()
         self._reload = False
         self.sleep: Callable[[float], object] = sleep or self._stop.wait
-        self.job = job or self.build_and_send
+        self.job = job or self.send
         self.mailer_factory = mailer_factory
         self.tick_s = tick_s
         # Backoff waits between mail retries end early on SIGTERM, so the job finishes soon.
@@ -373,7 +287,7 @@ class Scheduler:
         if self._stop.is_set():
             return
         try:
-            run_due(
+            reports = delivery.send_due(
                 self.config,
                 now=self.now,
                 mailer_factory=self.mailer_factory,
@@ -383,6 +297,9 @@ class Scheduler:
             log.error("retrying due mail failed: %s", exc)
         except Exception:
             log.exception("retrying due mail failed")
+        else:
+            for report in reports:
+                _log_report(report, "retry: ")
 
     def seconds_to_sleep(self) -> float:
         """Until the next slot or the next retry tick, whichever is sooner."""
@@ -433,27 +350,26 @@ class Scheduler:
 
     # -- the default job -----------------------------------------------------------
 
-    def build_and_send(self, date: dt.date) -> None:
-        """Build the digest of ``date`` (a real build), then deliver it, under the lock."""
-        from digest import pipeline
+    def send(self, date: dt.date) -> None:
+        """Build the digest of ``date`` and deliver it: exactly what `digest send` does."""
+        reports = delivery.send(
+            self.config,
+            date,
+            now=self.now,
+            mailer=self.mailer_factory(self.config),
+            sleep=self.retry_sleep,
+        )
+        for report in reports:
+            _log_report(report, "")
 
-        config = self.config
-        with Store(config.state) as store, store.lock():
-            mailer = self.mailer_factory(config) if config.email is not None else None
-            out = pipeline.build_and_write(config, now=self.now(), date=date, store=store)
-            if mailer is None:
-                log.warning("no email: section in the config; the digest is at %s", out.html_path)
-                return
-            report = deliver(
-                config,
-                date=date,
-                store=store,
-                mailer=mailer,
-                now=self.now,
-                rendered=out.rendered,
-                item_count=item_count(out.digest),
-                sleep=self.retry_sleep,
-            )
-        for result in report.results:
-            level = logging.INFO if result.status in ("sent", "already-sent") else logging.WARNING
-            log.log(level, "%s to %s: %s %s", date, result.recipient, result.status, result.detail)
+
+def _log_report(report: DeliveryReport, prefix: str) -> None:
+    """One line per recipient: INFO when done, WARNING when failed, pending or busy."""
+    if report.skipped_empty:
+        log.info("%snothing new for %s; not sent (email.send_empty is false)", prefix, report.date)
+    for result in report.results:
+        level = logging.INFO if result.status.done else logging.WARNING
+        detail = f": {result.detail}" if result.detail else ""
+        log.log(
+            level, "%s%s to %s: %s%s", prefix, report.date, result.recipient, result.status, detail
+        )

@@ -15,16 +15,19 @@ import fcntl
 import json
 import logging
 import os
+import socket
 import sqlite3
 import time
 import urllib.parse
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from digest.errors import LockError, StoreError
-from digest.models import Article, FeedProblem, Image, Summary
+from digest.models import Article, ExtractedPage, FeedProblem, Image, Summary
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +123,9 @@ _MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
-# A row left in 'sending' this long (a crash mid-send) is due again; the stable
-# Message-ID lets the receiver collapse the duplicate if the first attempt got through.
+# A row left in 'sending' by a process on another host (whose liveness cannot be checked)
+# is due again after this long; the stable Message-ID lets the receiver collapse the
+# duplicate if the first attempt got through.
 STALE_SENDING = dt.timedelta(minutes=15)
 
 
@@ -173,13 +177,43 @@ class FeedState:
     warned_at: dt.datetime | None = None
 
 
+class OutboxStatus(StrEnum):
+    """Where one delivery stands."""
+
+    PENDING = "pending"  # created, not tried yet
+    SENDING = "sending"  # claimed by a process that is sending it
+    SENT = "sent"  # the server accepted it
+    FAILED = "failed"  # permanent (5xx), or temporary and due again at next_attempt
+
+
+def owner_id() -> str:
+    """Who claims outbox rows: this host and process (and a nonce against pid reuse)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _claimer_gone(owner: str | None, claimed_at: dt.datetime | None, now: dt.datetime) -> bool:
+    """Whether the process that claimed a row is gone (killed mid-send): its pid is dead on
+    this host; for another host (or an owner we cannot read), after STALE_SENDING."""
+    host, _, rest = (owner or "").partition(":")
+    pid_text = rest.partition(":")[0]
+    if host == socket.gethostname() and pid_text.isdigit():
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # alive, under another user
+            return False
+        return False
+    return claimed_at is None or now - claimed_at >= STALE_SENDING
+
+
 @dataclass(frozen=True)
 class OutboxRow:
     """One delivery: a digest date to one recipient."""
 
     date: dt.date
     recipient: str
-    status: str
+    status: OutboxStatus
     message_id: str
     attempts: int
     permanent: bool
@@ -187,6 +221,37 @@ class OutboxRow:
     last_error: str | None
     reply: str | None
     sent_at: dt.datetime | None
+    claimed_by: str | None = None
+    claimed_at: dt.datetime | None = None
+
+    def due(self, now: dt.datetime) -> bool:
+        """The one rule for "send this now": pending; failed temporarily and its next
+        attempt has come; or left 'sending' by a process that is gone."""
+        if self.status is OutboxStatus.PENDING:
+            return True
+        if self.status is OutboxStatus.FAILED:
+            return not self.permanent and (self.next_attempt is None or self.next_attempt <= now)
+        if self.status is OutboxStatus.SENDING:
+            return _claimer_gone(self.claimed_by, self.claimed_at, now)
+        return False
+
+    @property
+    def settled(self) -> bool:
+        """Nothing more to do: sent, or failed permanently."""
+        return self.status is OutboxStatus.SENT or (
+            self.status is OutboxStatus.FAILED and self.permanent
+        )
+
+
+@dataclass(frozen=True)
+class PageRow:
+    """A cached article page: the extracted page, or when and why it could not be used."""
+
+    url: str
+    fetched_at: dt.datetime
+    page: ExtractedPage | None
+    failed_at: dt.datetime | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -558,11 +623,48 @@ class Store:
                 ],
             )
 
-    def get_page(self, url: str) -> dict[str, Any] | None:
-        row = self.conn.execute("SELECT data FROM pages WHERE url = ?", (url,)).fetchone()
-        return None if row is None else dict(json.loads(row[0]))
+    def get_page(self, url: str) -> PageRow | None:
+        """The cached page of ``url`` (or the record that it could not be used), or None."""
+        row = self.conn.execute(
+            "SELECT fetched_at, data FROM pages WHERE url = ?", (url,)
+        ).fetchone()
+        if row is None:
+            return None
+        data = json.loads(row[1])
+        fetched_at = dt.datetime.fromisoformat(row[0])
+        if "failed_at" in data:
+            return PageRow(
+                url=url,
+                fetched_at=fetched_at,
+                page=None,
+                failed_at=dt.datetime.fromisoformat(data["failed_at"]),
+                error=data.get("error"),
+            )
+        image = data.get("image")
+        return PageRow(
+            url=url,
+            fetched_at=fetched_at,
+            page=ExtractedPage(
+                title=data.get("title"),
+                text=data.get("text", ""),
+                language=data.get("language"),
+                published=_dt(data.get("published")),
+                image=Image(**image) if image else None,
+                url=data.get("url"),
+            ),
+        )
 
-    def put_page(self, url: str, data: dict[str, Any], now: dt.datetime) -> None:
+    def put_page(self, url: str, page: ExtractedPage, now: dt.datetime) -> None:
+        """Cache the extracted page of ``url``."""
+        data = asdict(page)
+        data["published"] = _iso(page.published)
+        self._put_page(url, data, now)
+
+    def put_page_failure(self, url: str, error: str, now: dt.datetime) -> None:
+        """Remember that the page of ``url`` could not be used, and why."""
+        self._put_page(url, {"failed_at": _iso(now), "error": error}, now)
+
+    def _put_page(self, url: str, data: dict[str, Any], now: dt.datetime) -> None:
         with self.transaction() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO pages (url, fetched_at, data) VALUES (?, ?, ?)",
@@ -635,32 +737,37 @@ class Store:
     def outbox_claim(
         self, now: dt.datetime, owner: str, date: dt.date | None = None
     ) -> list[OutboxRow]:
-        """Atomically mark every due row 'sending' for ``owner`` and return them.
-
-        Due: pending; failed (temporary) whose next attempt has come; or 'sending' left
-        behind by a crashed process for longer than STALE_SENDING. Two processes never
-        claim the same row: the claim is one IMMEDIATE transaction.
-        """
-        stale = _iso(now - STALE_SENDING)
+        """Atomically mark every due row (:meth:`OutboxRow.due`) 'sending' for ``owner`` and
+        return them. Two processes never claim the same row: the claim is one IMMEDIATE
+        transaction."""
         with self.transaction() as conn:
-            query = (
-                "SELECT date, recipient FROM outbox WHERE (status = 'pending' "
-                "OR (status = 'failed' AND permanent = 0 AND "
-                "(next_attempt IS NULL OR next_attempt <= ?)) "
-                "OR (status = 'sending' AND claimed_at <= ?))"
-            )
-            params: list[Any] = [_iso(now), stale]
+            query = "SELECT * FROM outbox WHERE status != 'sent'"
+            params: list[Any] = []
             if date is not None:
                 query += " AND date = ?"
                 params.append(date.isoformat())
-            keys = conn.execute(query + " ORDER BY date, recipient", params).fetchall()
-            for d, r in keys:
+            rows = [
+                r
+                for r in map(_outbox_row, conn.execute(query + " ORDER BY date, recipient", params))
+                if r.due(now)
+            ]
+            for row in rows:
                 conn.execute(
                     "UPDATE outbox SET status='sending', claimed_by=?, claimed_at=?, "
                     "attempts = attempts + 1 WHERE date=? AND recipient=?",
-                    (owner, _iso(now), d, r),
+                    (owner, _iso(now), row.date.isoformat(), row.recipient),
                 )
-        return [row for d, r in keys if (row := self._outbox_row(d, r)) is not None]
+        claimed = {(row.date, row.recipient) for row in rows}
+        return [r for r in self.outbox_rows(date) if (r.date, r.recipient) in claimed]
+
+    def outbox_due_dates(self, now: dt.datetime) -> list[dt.date]:
+        """Dates with an outbox row due now, oldest first."""
+        return sorted({r.date for r in self.outbox_rows() if r.due(now)})
+
+    def outbox_settled(self, date: dt.date, recipients: Sequence[str]) -> bool:
+        """Whether every one of ``recipients`` has a row for ``date`` with nothing left to do."""
+        rows = {r.recipient: r for r in self.outbox_rows(date)}
+        return all(r in rows and rows[r].settled for r in recipients)
 
     def outbox_sent(self, date: dt.date, recipient: str, reply: str, now: dt.datetime) -> None:
         with self.transaction() as conn:
@@ -687,35 +794,14 @@ class Store:
             )
 
     def outbox_rows(self, date: dt.date | None = None) -> list[OutboxRow]:
+        """Outbox rows of ``date`` (by recipient), or of every date (newest first)."""
         if date is None:
-            keys = self.conn.execute(
-                "SELECT date, recipient FROM outbox ORDER BY date DESC, recipient"
-            ).fetchall()
+            rows = self.conn.execute("SELECT * FROM outbox ORDER BY date DESC, recipient")
         else:
-            keys = self.conn.execute(
-                "SELECT date, recipient FROM outbox WHERE date = ? ORDER BY recipient",
-                (date.isoformat(),),
-            ).fetchall()
-        return [row for d, r in keys if (row := self._outbox_row(d, r)) is not None]
-
-    def _outbox_row(self, date: str, recipient: str) -> OutboxRow | None:
-        r = self.conn.execute(
-            "SELECT * FROM outbox WHERE date=? AND recipient=?", (date, recipient)
-        ).fetchone()
-        if r is None:
-            return None
-        return OutboxRow(
-            date=dt.date.fromisoformat(r["date"]),
-            recipient=r["recipient"],
-            status=r["status"],
-            message_id=r["message_id"],
-            attempts=r["attempts"],
-            permanent=bool(r["permanent"]),
-            next_attempt=_dt(r["next_attempt"]),
-            last_error=r["last_error"],
-            reply=r["reply"],
-            sent_at=_dt(r["sent_at"]),
-        )
+            rows = self.conn.execute(
+                "SELECT * FROM outbox WHERE date = ? ORDER BY recipient", (date.isoformat(),)
+            )
+        return [_outbox_row(r) for r in rows.fetchall()]
 
     # -- process lock --------------------------------------------------------------------
 
@@ -738,6 +824,23 @@ class Store:
             yield
         finally:
             os.close(fd)
+
+
+def _outbox_row(r: sqlite3.Row) -> OutboxRow:
+    return OutboxRow(
+        date=dt.date.fromisoformat(r["date"]),
+        recipient=r["recipient"],
+        status=OutboxStatus(r["status"]),
+        message_id=r["message_id"],
+        attempts=r["attempts"],
+        permanent=bool(r["permanent"]),
+        next_attempt=_dt(r["next_attempt"]),
+        last_error=r["last_error"],
+        reply=r["reply"],
+        sent_at=_dt(r["sent_at"]),
+        claimed_by=r["claimed_by"],
+        claimed_at=_dt(r["claimed_at"]),
+    )
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:

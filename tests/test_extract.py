@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.errors import ExtractError
+from digest.errors import ExtractError, FetchError
 from digest.models import Article, Image
 from digest.sources.extract import (
     ExtractedPage,
@@ -211,7 +211,7 @@ def test_check_url_uses_the_injected_resolver() -> None:
         check_url("http://169.254.169.254/latest/meta-data/", resolve=resolve)
     with pytest.raises(BlockedAddress, match="non-public"):
         check_url("http://[::1]:8080/", resolve=resolve)
-    with pytest.raises(BlockedAddress, match="cannot resolve"):
+    with pytest.raises(FetchError, match="cannot reach nowhere.example.com"):
         check_url("https://nowhere.example.com/", resolve=resolve)
     with pytest.raises(BlockedAddress, match="http"):
         check_url("file:///etc/passwd", resolve=resolve)

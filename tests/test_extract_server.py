@@ -1,4 +1,5 @@
-"""fetch_articles against a real HTTP server on loopback: success, politeness, failures.
+"""Full text (pages.add_full_text) against a real HTTP server on loopback: success,
+politeness, failures.
 
 The server runs on 127.0.0.1, which the SSRF guard rightly refuses, so tests of normal
 fetching pass ``private_ok_feeds`` or ``allow_private``. The guard itself is tested with an
@@ -13,9 +14,8 @@ import html
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -24,13 +24,11 @@ from digest.errors import ExtractError
 from digest.models import Article, FeedSource, Image
 from digest.sources.extract import extract_html
 from digest.sources.feeds import parse_feed
-from digest.sources.pages import (
-    USER_AGENT,
-    MemoryExtractCache,
-    extract_source,
-    fetch_articles,
-)
+from digest.sources.http import USER_AGENT, Http
+from digest.sources.netguard import AddressPolicy, Resolver, is_public_ip, system_resolve
+from digest.sources.pages import ExtractCache, MemoryExtractCache, add_full_text, extract_source
 from digest.text.summarize import summarize
+from tests.conftest import public_policy, public_resolve, public_url
 from tests.test_extract import ARTICLES, SEED, WP_BOILERPLATE, seed_article, wordpress_page
 
 needs_seed = pytest.mark.skipif(not SEED.is_file(), reason=f"reference article not found at {SEED}")
@@ -65,15 +63,48 @@ def auto(_article: Article) -> str:
     return "auto"
 
 
-def public_localhost(host: str) -> list[str]:
-    """A resolver that says ``localhost`` is a public address (httpx still connects to it)."""
-    return ["93.184.216.34"] if host == "localhost" else ["10.9.9.9"]
-
-
 @pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client() as c:
-        yield c
+def client() -> Iterator[Http]:
+    with Http() as http:
+        yield http
+
+
+def fetch_articles(
+    articles: list[Article],
+    *,
+    mode_for: Callable[[Article], str],
+    client: Http | None = None,
+    private_ok_feeds: frozenset[str] = frozenset(),
+    cache: ExtractCache | None = None,
+    allow_private: bool = False,
+    respect_robots: bool = True,
+    resolve: Resolver = system_resolve,
+    is_public: AddressPolicy = is_public_ip,
+    timeout_s: float = 20,
+    max_bytes: int = 10_000_000,
+    per_host: int = 2,
+    concurrency: int = 16,
+) -> list[Article]:
+    """add_full_text with one HTTP layer made for the options a test names."""
+    modes = {a.feed_key: mode_for(a) for a in articles}
+    with Http(
+        resolve=resolve,
+        is_public=is_public,
+        timeout_s=timeout_s,
+        max_bytes=max_bytes,
+        per_host=per_host,
+        concurrency=concurrency,
+    ) as http:
+        report = add_full_text(
+            articles,
+            http=http,
+            modes=modes,  # type: ignore[arg-type]
+            cache=cache if cache is not None else MemoryExtractCache(),
+            respect_robots=respect_robots,
+            allow_private=allow_private,
+            private_feeds=private_ok_feeds,
+        )
+    return list(report.articles)
 
 
 def requested(server: HTTPServer, path: str) -> int:
@@ -81,7 +112,7 @@ def requested(server: HTTPServer, path: str) -> int:
 
 
 @needs_seed
-def test_teaser_becomes_the_full_article(httpserver: HTTPServer, client: httpx.Client) -> None:
+def test_teaser_becomes_the_full_article(httpserver: HTTPServer, client: Http) -> None:
     title, paragraphs = seed_article()
     httpserver.expect_request("/robots.txt").respond_with_data(
         "User-agent: *\nDisallow: /wp-admin/\n", content_type="text/plain"
@@ -130,7 +161,7 @@ def test_teaser_becomes_the_full_article(httpserver: HTTPServer, client: httpx.C
     assert requested(httpserver, "/2024/06/13/putin/") == 1
 
 
-def test_own_fields_win_over_the_page(httpserver: HTTPServer, client: httpx.Client) -> None:
+def test_own_fields_win_over_the_page(httpserver: HTTPServer, client: Http) -> None:
     httpserver.expect_request("/a").respond_with_data(PAGE, content_type="text/html")
     mine = Image(url="https://example.org/mine.jpg", width=640, height=480)
     when = dt.datetime(2024, 1, 2, 3, 4, tzinfo=dt.UTC)
@@ -145,7 +176,7 @@ def test_own_fields_win_over_the_page(httpserver: HTTPServer, client: httpx.Clie
 
 
 @needs_articles
-def test_corpus_page_over_http(httpserver: HTTPServer, client: httpx.Client) -> None:
+def test_corpus_page_over_http(httpserver: HTTPServer, client: Http) -> None:
     page = next(ARTICLES.glob("*-idnews-*.html"))
     httpserver.expect_request("/berita").respond_with_data(
         page.read_bytes(), content_type="text/html"
@@ -192,7 +223,7 @@ def _warned(caplog: pytest.LogCaptureFixture, url: str, reason: str) -> None:
 )
 def test_failures_keep_the_feed_text(
     httpserver: HTTPServer,
-    client: httpx.Client,
+    client: Http,
     caplog: pytest.LogCaptureFixture,
     path: str,
     respond: dict[str, object],
@@ -208,9 +239,7 @@ def test_failures_keep_the_feed_text(
     _warned(caplog, art.link or "", reason)
 
 
-def test_timeout(
-    httpserver: HTTPServer, client: httpx.Client, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_timeout(httpserver: HTTPServer, client: Http, caplog: pytest.LogCaptureFixture) -> None:
     def slow(_request: Request) -> Response:
         time.sleep(0.6)
         return Response(PAGE, content_type="text/html")
@@ -229,11 +258,11 @@ def test_timeout(
         )
     assert time.monotonic() - started < 0.55
     _unchanged(out, art)
-    _warned(caplog, art.link or "", "timed out")
+    _warned(caplog, art.link or "", "no complete answer")
 
 
 def test_size_cap_while_streaming(
-    httpserver: HTTPServer, client: httpx.Client, caplog: pytest.LogCaptureFixture
+    httpserver: HTTPServer, client: Http, caplog: pytest.LogCaptureFixture
 ) -> None:
     sent: list[int] = []
 
@@ -271,7 +300,7 @@ def test_size_cap_while_streaming(
 
 
 def test_robots_txt_is_honoured_unless_switched_off(
-    httpserver: HTTPServer, client: httpx.Client, caplog: pytest.LogCaptureFixture
+    httpserver: HTTPServer, client: Http, caplog: pytest.LogCaptureFixture
 ) -> None:
     httpserver.expect_request("/robots.txt").respond_with_data(
         "User-agent: digest\nDisallow: /private/\n\nUser-agent: *\nDisallow: /\n",
@@ -297,7 +326,7 @@ def test_robots_txt_is_honoured_unless_switched_off(
 
 
 def test_loopback_link_is_refused_by_default(
-    httpserver: HTTPServer, client: httpx.Client, caplog: pytest.LogCaptureFixture
+    httpserver: HTTPServer, client: Http, caplog: pytest.LogCaptureFixture
 ) -> None:
     httpserver.expect_request("/a").respond_with_data(PAGE, content_type="text/html")
     art = teaser(httpserver.url_for("/a"))
@@ -323,44 +352,46 @@ def test_loopback_link_is_refused_by_default(
         "http://127.0.0.1:{port}/secret",
         "http://169.254.169.254/latest/meta-data/",
         "http://[::1]:{port}/secret",
+        "http://intranet.news.test.invalid:{port}/secret",
     ],
 )
 def test_redirect_to_a_private_address_is_refused(
-    httpserver: HTTPServer, client: httpx.Client, caplog: pytest.LogCaptureFixture, target: str
+    public_server: HTTPServer, caplog: pytest.LogCaptureFixture, target: str
 ) -> None:
-    target = target.format(port=httpserver.port)
-    httpserver.expect_request("/robots.txt").respond_with_data("", content_type="text/plain")
-    httpserver.expect_request("/start").respond_with_data(
+    target = target.format(port=public_server.port)
+    public_server.expect_request("/robots.txt").respond_with_data("", content_type="text/plain")
+    public_server.expect_request("/start").respond_with_data(
         "", status=302, headers={"Location": "/hop"}
     )
-    httpserver.expect_request("/hop").respond_with_data(
+    public_server.expect_request("/hop").respond_with_data(
         "", status=301, headers={"Location": target}
     )
-    httpserver.expect_request("/secret").respond_with_data(PAGE, content_type="text/html")
-    art = teaser(httpserver.url_for("/start"))
+    public_server.expect_request("/secret").respond_with_data(PAGE, content_type="text/html")
+    art = teaser(public_url(public_server, "/start"))
     with caplog.at_level(logging.WARNING, logger="digest.sources.pages"):
-        out = fetch_articles([art], mode_for=auto, client=client, resolve=public_localhost)
+        out = fetch_articles([art], mode_for=auto, resolve=public_resolve, is_public=public_policy)
     _unchanged(out, art)
     _warned(caplog, art.link or "", "non-public address")
-    assert requested(httpserver, "/hop") == 1  # the public-looking hops were followed
-    assert requested(httpserver, "/secret") == 0
+    assert requested(public_server, "/hop") == 1  # the public hops were followed
+    assert requested(public_server, "/secret") == 0
 
 
-def test_redirect_between_public_addresses_is_followed(
-    httpserver: HTTPServer, client: httpx.Client
-) -> None:
-    httpserver.expect_request("/robots.txt").respond_with_data("", content_type="text/plain")
-    httpserver.expect_request("/old").respond_with_data(
-        "", status=301, headers={"Location": httpserver.url_for("/new")}
+def test_redirect_between_public_addresses_is_followed(public_server: HTTPServer) -> None:
+    public_server.expect_request("/robots.txt").respond_with_data("", content_type="text/plain")
+    public_server.expect_request("/old").respond_with_data(
+        "", status=301, headers={"Location": public_url(public_server, "/new")}
     )
-    httpserver.expect_request("/new").respond_with_data(PAGE, content_type="text/html")
+    public_server.expect_request("/new").respond_with_data(PAGE, content_type="text/html")
     (out,) = fetch_articles(
-        [teaser(httpserver.url_for("/old"))], mode_for=auto, client=client, resolve=public_localhost
+        [teaser(public_url(public_server, "/old"))],
+        mode_for=auto,
+        resolve=public_resolve,
+        is_public=public_policy,
     )
     assert out.full_text and "agreed the new budget" in out.text
 
 
-def test_per_host_limit(client: httpx.Client) -> None:
+def test_per_host_limit(client: Http) -> None:
     active = 0
     peak = 0
     lock = threading.Lock()
@@ -397,20 +428,20 @@ def test_per_host_limit(client: httpx.Client) -> None:
     assert peak == 2
 
 
-def test_extract_source_over_http(httpserver: HTTPServer, client: httpx.Client) -> None:
+def test_extract_source_over_http(httpserver: HTTPServer, client: Http) -> None:
     httpserver.expect_request("/a").respond_with_data(PAGE, content_type="text/html")
     httpserver.expect_request("/missing").respond_with_data("", status=404)
-    page = extract_source(httpserver.url_for("/a"), client=client)
+    page = extract_source(httpserver.url_for("/a"), http=client)
     assert "agreed the new budget" in page.text
     assert page.url == httpserver.url_for("/a")
     with pytest.raises(ExtractError, match="HTTP 404"):
-        extract_source(httpserver.url_for("/missing"), client=client)
+        extract_source(httpserver.url_for("/missing"), http=client)
     with pytest.raises(ExtractError, match="non-public"):
-        extract_source(httpserver.url_for("/a"), client=client, allow_private=False)
+        extract_source(httpserver.url_for("/a"), http=client, allow_private=False)
 
 
 def test_never_mode_and_unneeded_articles_make_no_request(
-    httpserver: HTTPServer, client: httpx.Client
+    httpserver: HTTPServer, client: Http
 ) -> None:
     art = teaser(httpserver.url_for("/a"))
     out = fetch_articles([art], mode_for=lambda _a: "never", client=client, allow_private=True)
@@ -419,7 +450,7 @@ def test_never_mode_and_unneeded_articles_make_no_request(
 
 
 @needs_seed
-def test_teaser_feed_to_full_text_summary(httpserver: HTTPServer, client: httpx.Client) -> None:
+def test_teaser_feed_to_full_text_summary(httpserver: HTTPServer, client: Http) -> None:
     """A teaser-only RSS feed pointing at the WordPress page: the summary comes from the
     article body, in Indonesian, with none of the page's furniture."""
     title, paragraphs = seed_article()

@@ -1,31 +1,26 @@
-"""fetch.py against a real HTTP server on 127.0.0.1 (pytest-httpserver, threaded)."""
+"""Feed fetching (digest.sources.fetch, discovery in digest.sources.intake) against real
+servers on loopback: validators, what each status means for a feed, Retry-After and back-off,
+local files, discovery, and the address guard on a feed configured by a public URL."""
 
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import threading
 import time
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from digest import __version__
-from digest.models import FeedSource
+from digest.models import FeedSource, FetchResult
+from digest.sources import fetch as fetch_mod
 from digest.sources.feeds import parse_result
-from digest.sources.fetch import (
-    USER_AGENT,
-    backoff_delay,
-    fetch_feeds,
-    fetch_url,
-    iter_fetch,
-    parse_retry_after,
-)
+from digest.sources.fetch import backoff_delay, parse_retry_after
+from digest.sources.http import Http
+from digest.sources.intake import FeedCheck, check_feeds
+from tests.conftest import public_policy, public_resolve, public_url
 
 NOW = dt.datetime(2026, 11, 26, 7, 0, tzinfo=dt.UTC)
 
@@ -59,9 +54,30 @@ def source(server: HTTPServer, path: str, **kw: object) -> FeedSource:
     return FeedSource(url=server.url_for(path), **kw)  # type: ignore[arg-type]
 
 
-def fetch_one(src: FeedSource, **kw: object) -> object:
-    (result,) = fetch_feeds([src], **kw)  # type: ignore[arg-type]
+def fetch_feeds(sources: list[FeedSource], **kw: object) -> list[FetchResult]:
+    validators = kw.pop("validators", None)
+    with Http(**kw) as http:  # type: ignore[arg-type]
+        return fetch_mod.fetch_feeds(http, sources, validators=validators)  # type: ignore[arg-type]
+
+
+def fetch_one(src: FeedSource, **kw: object) -> FetchResult:
+    (result,) = fetch_feeds([src], **kw)
     return result
+
+
+def fetch_url(
+    url: str, validators: tuple[str | None, str | None] = (None, None), **kw: object
+) -> FetchResult:
+    """A feed on loopback, configured by its address: private addresses are allowed."""
+    with Http(**kw) as http:  # type: ignore[arg-type]
+        return fetch_mod.fetch_url(http, url, validators=validators, private_ok=True)
+
+
+def check(src: FeedSource, **kw: object) -> FeedCheck:
+    """A feed read the way a build reads it: discovery and parsing included."""
+    with Http(**kw) as http:  # type: ignore[arg-type]
+        [one] = check_feeds([src], http=http, allow_private=False, now=NOW)
+    return one
 
 
 def test_200_returns_body_lowercased_headers_and_user_agent(http: HTTPServer) -> None:
@@ -83,9 +99,7 @@ def test_200_returns_body_lowercased_headers_and_user_agent(http: HTTPServer) ->
     assert result.headers["last-modified"] == "Wed, 25 Nov 2026 10:00:00 GMT"
     assert result.headers["content-type"].startswith("application/rss+xml")
     assert result.url == http.url_for("/feed.xml")
-    assert (
-        seen["ua"] == USER_AGENT == f"digest/{__version__} (+https://github.com/digest-news/digest)"
-    )
+    assert seen["ua"].startswith("digest/")
     parsed = parse_result(result, now=NOW)
     assert [a.title for a in parsed.articles] == ["First", "Second"]
 
@@ -137,23 +151,6 @@ def test_temporary_redirect_keeps_stored_url(http: HTTPServer) -> None:
     assert only_temp.ok and only_temp.permanent_redirect is None
 
 
-def test_redirect_loop_is_an_error(http: HTTPServer) -> None:
-    http.expect_request("/a").respond_with_data("", status=302, headers={"Location": "/b"})
-    http.expect_request("/b").respond_with_data("", status=302, headers={"Location": "/a"})
-    result = fetch_url(http.url_for("/a"))
-    assert not result.ok and result.error is not None
-    assert "redirect loop" in result.error and "\n" not in result.error
-
-
-def test_too_many_redirects(http: HTTPServer) -> None:
-    for i in range(10):
-        http.expect_request(f"/r{i}").respond_with_data(
-            "", status=302, headers={"Location": f"/r{i + 1}"}
-        )
-    result = fetch_url(http.url_for("/r0"), max_redirects=3)
-    assert result.error is not None and "more than 3 redirects" in result.error
-
-
 def test_404_says_what_to_do(http: HTTPServer) -> None:
     http.expect_request("/gone").respond_with_data("nope", status=404)
     result = fetch_one(source(http, "/gone"))
@@ -194,91 +191,6 @@ def test_backoff_is_exponential_and_capped() -> None:
     assert backoff_delay(2, 3 * 3600 * 24) == dt.timedelta(days=3)
 
 
-def test_slow_server_times_out(http: HTTPServer) -> None:
-    def slow(request: Request) -> Response:
-        time.sleep(1.0)
-        return Response(RSS)
-
-    http.expect_request("/slow").respond_with_handler(slow)
-    started = time.monotonic()
-    result = fetch_one(source(http, "/slow"), timeout_s=0.5)
-    assert time.monotonic() - started < 0.95
-    assert result.status == 0 and result.error is not None  # type: ignore[attr-defined]
-    assert "no answer within 0.5 s" in result.error  # type: ignore[attr-defined]
-
-
-def test_body_over_the_cap(http: HTTPServer) -> None:
-    big = b"<rss>" + b"x" * 200_000 + b"</rss>"
-    http.expect_request("/big").respond_with_data(big, content_type="application/rss+xml")
-    result = fetch_url(http.url_for("/big"), max_bytes=100_000)
-    assert result.error is not None and "larger than 100000 bytes" in result.error
-    assert result.body == b""
-
-
-def test_body_over_the_cap_without_content_length(http: HTTPServer) -> None:
-    def chunked(request: Request) -> Response:
-        def gen() -> Iterator[bytes]:
-            for _ in range(40):
-                yield b"y" * 10_000
-
-        return Response(gen(), content_type="application/rss+xml")
-
-    http.expect_request("/chunked").respond_with_handler(chunked)
-    result = fetch_url(http.url_for("/chunked"), max_bytes=100_000)
-    assert result.error is not None and "larger than" in result.error
-
-
-@pytest.fixture(scope="module")
-def gzip_bomb() -> bytes:
-    # 200 MB of zeros in about 200 KB; a naive client would inflate all of it.
-    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    block = b"\0" * (1 << 20)
-    parts = [compressor.compress(block) for _ in range(200)]
-    parts.append(compressor.flush())
-    return b"".join(parts)
-
-
-def test_gzip_bomb_is_stopped_at_the_cap(http: HTTPServer, gzip_bomb: bytes) -> None:
-    http.expect_request("/bomb").respond_with_data(
-        gzip_bomb, headers={"Content-Encoding": "gzip"}, content_type="application/rss+xml"
-    )
-    import tracemalloc
-
-    tracemalloc.start()
-    try:
-        result = fetch_url(http.url_for("/bomb"), max_bytes=1_000_000)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert result.error is not None and "larger than 1000000 bytes" in result.error
-    assert peak < 20_000_000  # never inflated much beyond the cap
-
-
-def test_gzip_and_deflate_bodies_are_decoded(http: HTTPServer) -> None:
-    http.expect_request("/gz").respond_with_data(
-        gzip.compress(RSS), headers={"Content-Encoding": "gzip"}
-    )
-    raw = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
-    http.expect_request("/raw-deflate").respond_with_data(
-        raw.compress(RSS) + raw.flush(), headers={"Content-Encoding": "deflate"}
-    )
-    http.expect_request("/deflate").respond_with_data(
-        zlib.compress(RSS), headers={"Content-Encoding": "deflate"}
-    )
-    for path in ("/gz", "/raw-deflate", "/deflate"):
-        result = fetch_url(http.url_for(path))
-        assert result.ok and result.body == RSS, path
-        assert "content-encoding" not in result.headers
-
-
-def test_broken_gzip_is_an_error(http: HTTPServer) -> None:
-    http.expect_request("/bad").respond_with_data(
-        b"this is not gzip", headers={"Content-Encoding": "gzip"}
-    )
-    result = fetch_url(http.url_for("/bad"))
-    assert result.error is not None and result.error.startswith("cannot decode the response")
-
-
 def test_wrong_content_type_still_parses_with_a_warning(http: HTTPServer) -> None:
     http.expect_request("/feed").respond_with_data(RSS, content_type="text/html")
     result = fetch_url(http.url_for("/feed"))
@@ -310,10 +222,10 @@ def test_html_page_with_alternate_link_is_followed(http: HTTPServer) -> None:
     http.expect_request("/blog/feeds/rss.xml").respond_with_data(
         RSS, content_type="application/rss+xml"
     )
-    result = fetch_one(source(http, "/blog/"))
-    assert result.ok and result.body == RSS  # type: ignore[attr-defined]
-    assert result.discovered_from == http.url_for("/blog/")  # type: ignore[attr-defined]
-    assert result.url == http.url_for("/blog/feeds/rss.xml")  # type: ignore[attr-defined]
+    found = check(source(http, "/blog/"))
+    assert found.parsed is not None and len(found.parsed.articles) == 2
+    assert found.result.discovered_from == http.url_for("/blog/")
+    assert found.result.url == http.url_for("/blog/feeds/rss.xml")
 
 
 def test_discovered_feed_gets_the_stored_validators(http: HTTPServer) -> None:
@@ -327,10 +239,13 @@ def test_discovered_feed_gets_the_stored_validators(http: HTTPServer) -> None:
 
     http.expect_request("/page").respond_with_data(page, content_type="text/html")
     http.expect_request("/rss").respond_with_handler(feed)
-    first = fetch_url(http.url_for("/page"))
-    assert first.ok and first.headers["etag"] == '"f1"'
-    second = fetch_url(http.url_for("/page"), validators=('"f1"', None))
-    assert second.status == 304 and second.discovered_from == http.url_for("/page")
+    from digest.sources.intake import _discovery
+
+    src = source(http, "/page")
+    with Http() as client:
+        follow = _discovery(client, {src.key: ('"f1"', None)}, allow_private=False)
+        first = follow(fetch_mod.fetch_url(client, src.key, source=src, private_ok=True))
+    assert first.status == 304 and first.discovered_from == http.url_for("/page")
 
 
 def test_html_page_without_feed_link_reaches_the_parser(http: HTTPServer) -> None:
@@ -345,13 +260,6 @@ def test_html_page_without_feed_link_reaches_the_parser(http: HTTPServer) -> Non
         parse_result(result, now=NOW)
 
 
-def test_connection_refused_is_a_result() -> None:
-    # Port 9 (discard) on loopback: nothing listens there in the test environment.
-    result = fetch_url("http://127.0.0.1:9/feed", timeout_s=2)
-    assert result.status == 0 and result.error is not None
-    assert result.error.startswith("cannot connect")
-
-
 def test_local_files(tmp_path: Path) -> None:
     good = tmp_path / "feed.xml"
     good.write_bytes(RSS)
@@ -361,11 +269,11 @@ def test_local_files(tmp_path: Path) -> None:
     assert ok.status == 200 and ok.body == RSS and ok.ok
     assert gone.error is not None and "file not found" in gone.error and not gone.ok
     assert wrong.error is not None and not wrong.ok
-    big = fetch_feeds([FeedSource(path=good)], max_bytes=10)[0]
+    big = fetch_feeds([FeedSource(path=good)], max_bytes=10)[0]  # noqa: RUF100
     assert big.error is not None and "larger than 10 bytes" in big.error
 
 
-def test_order_kept_skip_and_per_host_limit(http: HTTPServer) -> None:
+def test_order_kept_and_per_host_limit(http: HTTPServer) -> None:
     lock = threading.Lock()
     state = {"now": 0, "max": 0}
 
@@ -381,97 +289,54 @@ def test_order_kept_skip_and_per_host_limit(http: HTTPServer) -> None:
     for i in range(8):
         http.expect_request(f"/f{i}").respond_with_handler(handler)
     sources = [source(http, f"/f{i}") for i in range(8)]
-    skipped = {sources[3].key}
-    results = fetch_feeds(sources, per_host=2, concurrency=8, skip=lambda s: s.key in skipped)
+    results = fetch_feeds(sources, per_host=2, concurrency=8)
     assert [r.source for r in results] == sources
-    assert results[3].skipped and not results[3].ok and results[3].error is None
     for i, r in enumerate(results):
-        if i != 3:
-            assert r.ok and f"/f{i}".encode() in r.body
+        assert r.ok and f"/f{i}".encode() in r.body
     assert state["max"] == 2
 
 
-def test_hosts_run_in_parallel(http: HTTPServer) -> None:
-    """localhost and 127.0.0.1 are two hosts: each gets its own per-host slots."""
-
-    def handler(request: Request) -> Response:
-        time.sleep(0.2)
-        return Response(RSS)
-
-    for i in range(4):
-        http.expect_request(f"/p{i}").respond_with_handler(handler)
-    port = http.port
-    sources = [FeedSource(url=f"http://127.0.0.1:{port}/p{i}") for i in range(2)] + [
-        FeedSource(url=f"http://localhost:{port}/p{i}") for i in range(2, 4)
-    ]
-    started = time.monotonic()
-    results = list(iter_fetch(sources, per_host=1, concurrency=4))
-    elapsed = time.monotonic() - started
-    assert sorted(i for i, _ in results) == [0, 1, 2, 3]
-    assert all(r.ok for _, r in results), [r.error for _, r in results]
-    # per_host=1 over two hosts: two rounds of 0.2 s, not four.
-    assert elapsed < 0.75
+# --- a feed configured by a public URL is under the same guard as article links ----------
 
 
-def test_injected_client_is_used_and_not_closed(http: HTTPServer) -> None:
-    http.expect_request("/feed").respond_with_data(RSS)
-    with httpx.Client(headers={"X-Test": "1"}) as client:
-        result = fetch_url(http.url_for("/feed"), client=client, user_agent="custom/1")
-        assert result.ok
-        assert not client.is_closed
-    request, _ = http.log[-1]
-    assert request.headers["User-Agent"] == "custom/1"
-    assert request.headers["X-Test"] == "1"
+@pytest.mark.parametrize("code", [301, 302])
+def test_public_feed_redirect_to_loopback_is_refused(
+    public_server: HTTPServer, http: HTTPServer, code: int
+) -> None:
+    http.expect_request("/internal.xml").respond_with_data(RSS)
+    public_server.expect_request("/feed.xml").respond_with_data(
+        "", status=code, headers={"Location": http.url_for("/internal.xml")}
+    )
+    src = FeedSource(url=public_url(public_server, "/feed.xml"))
+    with Http(resolve=public_resolve, is_public=public_policy) as client:
+        result = fetch_mod.fetch_source(client, src, private=fetch_mod.private_ok(src))
+    assert result.error is not None and "non-public address" in result.error
+    # The stored URL never moves to a non-public address: there is nothing to store.
+    assert result.permanent_redirect is None
+    assert http.log == []
 
 
-def test_downloads_stay_bounded_ahead_of_a_slow_consumer(http: HTTPServer) -> None:
-    http.expect_request("/feed").respond_with_data(RSS)
-    sources = [FeedSource(url=http.url_for("/feed") + f"?n={i}") for i in range(40)]
-    results = iter_fetch(sources, concurrency=4, per_host=4)
-    first = next(results)
-    time.sleep(0.5)  # a consumer busy parsing
-    started_meanwhile = len(http.log)
-    rest = list(results)
-    assert first[1].ok and len(rest) == 39
-    # One taken, then at most 2 x concurrency fetched and waiting: memory stays flat.
-    assert started_meanwhile <= 1 + 2 * 4
-    assert len(http.log) == 40
+def test_public_page_announcing_a_loopback_feed_is_refused(
+    public_server: HTTPServer, http: HTTPServer
+) -> None:
+    http.expect_request("/internal.xml").respond_with_data(RSS)
+    page = f"""<html><head><link rel="alternate" type="application/rss+xml"
+    href="{http.url_for("/internal.xml")}"></head><body>hi</body></html>""".encode()
+    public_server.expect_request("/").respond_with_data(page, content_type="text/html")
+    src = FeedSource(url=public_url(public_server, "/"))
+    found = check(src, resolve=public_resolve, is_public=public_policy)
+    assert found.parsed is None and found.error is not None
+    assert "non-public address" in found.error
+    assert http.log == []
 
 
-def test_check_url_guards_every_hop(http: HTTPServer) -> None:
-    from digest.sources.netguard import check_url
-
-    http.expect_request("/start").respond_with_data("", status=302, headers={"Location": "/end"})
-    http.expect_request("/end").respond_with_data(RSS)
-    checked: list[str] = []
-
-    def allow_start_only(url: str) -> None:
-        checked.append(url)
-        if url.endswith("/end"):
-            raise ValueError("private address")
-
-    result = fetch_url(http.url_for("/start"), check_url=allow_start_only)
-    assert checked == [http.url_for("/start"), http.url_for("/end")]
-    assert result.error == f"refused to fetch {http.url_for('/end')}: private address"
-    # The real guard refuses loopback outright.
-    guarded = fetch_url(http.url_for("/end"), check_url=check_url)
-    assert guarded.error is not None and guarded.error.startswith("refused to fetch")
-
-
-def test_trickling_server_hits_the_total_deadline(http: HTTPServer) -> None:
-    """Each chunk comes within the read timeout, but the whole body never ends in time."""
-
-    def trickle(request: Request) -> Response:
-        def gen() -> Iterator[bytes]:
-            yield b"<rss>"
-            for _ in range(12):
-                time.sleep(0.2)
-                yield b"<!-- still here -->"
-
-        return Response(gen(), content_type="application/rss+xml")
-
-    http.expect_request("/trickle").respond_with_handler(trickle)
-    started = time.monotonic()
-    result = fetch_url(http.url_for("/trickle"), timeout_s=0.5)
-    assert time.monotonic() - started < 2.0
-    assert result.error is not None and result.error.startswith("download took longer than 1 s")
+def test_feeds_configured_by_a_private_address_or_a_path_are_exempt(tmp_path: Path) -> None:
+    assert fetch_mod.private_ok(FeedSource(url="http://127.0.0.1:8080/feed"))
+    assert fetch_mod.private_ok(FeedSource(url="http://[::1]/feed"))
+    assert fetch_mod.private_ok(FeedSource(url="http://192.168.1.10/rss"))
+    assert fetch_mod.private_ok(FeedSource(url="http://localhost/rss"))
+    assert fetch_mod.private_ok(FeedSource(path=tmp_path / "feed.xml"))
+    # A name is whatever its DNS says: it is guarded, unless fetch.allow_private.
+    assert not fetch_mod.private_ok(FeedSource(url="http://intranet.example/rss"))
+    assert fetch_mod.private_ok(FeedSource(url="http://intranet.example/rss"), True)
+    assert not fetch_mod.private_ok(FeedSource(url="https://93.184.216.34/rss"))

@@ -9,8 +9,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from digest.models import Article
-from digest.sources.netguard import guarded_transport
-from digest.sources.pages import fetch_articles
+from digest.sources.http import Http, guarded_transport
+from digest.sources.pages import MemoryExtractCache, add_full_text
 
 PUBLIC = "93.184.216.34"  # a public address; nothing ever connects to it in these tests
 
@@ -57,13 +57,14 @@ def test_a_name_that_rebinds_after_the_check_is_not_fetched(server: HTTPServer) 
         published=None,
         text="A teaser.",
     )
-    [result] = fetch_articles(
-        [article],
-        mode_for=lambda a: "always",
-        respect_robots=False,
-        resolve=resolve,  # type: ignore[arg-type]
-        timeout_s=2,
-    )
+    with Http(resolve=resolve, timeout_s=2) as http:  # type: ignore[arg-type]
+        [result] = add_full_text(
+            [article],
+            http=http,
+            modes={article.feed_key: "always"},
+            cache=MemoryExtractCache(),
+            respect_robots=False,
+        ).articles
     assert result == article  # kept the feed's text
     assert calls == ["rebind.test", "rebind.test"]  # checked, then checked again at connect
     assert server.log == []

@@ -23,8 +23,8 @@ import click
 
 from digest import __version__
 from digest.cli.common import CliState, parse_date, pass_state, run, setup_logging
-from digest.errors import ConfigError, DigestError, ParseError
-from digest.models import SUMMARY_METHODS
+from digest.errors import ConfigError, DigestError
+from digest.models import SUMMARY_METHODS, ExtractedPage
 
 METHOD_CHOICE = click.Choice(SUMMARY_METHODS)
 
@@ -160,8 +160,8 @@ def check(state: CliState) -> None:
         digest -c config.yaml check
     """
     from digest.config import load_config
-    from digest.sources.feeds import parse_result
-    from digest.sources.fetch import fetch_feeds
+    from digest.pipeline import make_http
+    from digest.sources.intake import check_feeds
 
     try:
         config = load_config(state.config_arg)
@@ -172,24 +172,26 @@ def check(state: CliState) -> None:
         sys.exit(2)
     if not sources:
         click.echo("warning: feeds: no feeds configured; add some under feeds:", err=True)
-    results = fetch_feeds(
-        sources, timeout_s=config.fetch.timeout_s, max_bytes=config.fetch.max_bytes
-    )
-    now = dt.datetime.now(dt.UTC)
+    with make_http(config) as http:
+        checks = check_feeds(
+            sources,
+            http=http,
+            allow_private=config.fetch.allow_private,
+            now=dt.datetime.now(dt.UTC),
+        )
     bad = 0
-    for index, (source, result) in enumerate(zip(sources, results, strict=True)):
+    for index, item in enumerate(checks):
+        source = item.source
         where = f"feeds[{index}]" if index < len(config.feeds) else f"feeds_file ({source.key})"
-        if result.error is not None:
-            click.echo(f"error: {where}: {result.error}", err=True)
+        if item.parsed is None:
+            click.echo(f"error: {where}: {item.error}", err=True)
             bad += 1
             continue
-        try:
-            parsed = parse_result(result, now=now)
-        except ParseError as exc:
-            click.echo(f"error: {where}: {exc}", err=True)
-            bad += 1
-            continue
-        click.echo(f"ok\t{len(parsed.articles)} entries\t{parsed.title or source.label}")
+        parsed = item.parsed
+        count = len(parsed.articles)
+        click.echo(
+            f"ok\t{count} entr{'y' if count == 1 else 'ies'}\t{parsed.title or source.label}"
+        )
     sys.exit(1 if bad else 0)
 
 
@@ -296,12 +298,7 @@ def parse(state: CliState, target: str, as_json: bool) -> None:
     from digest.pipeline import read_feed
 
     config = run(state, state.load_optional)
-    parsed = run(
-        state,
-        lambda: read_feed(
-            target, timeout_s=config.fetch.timeout_s, max_bytes=config.fetch.max_bytes
-        ),
-    )
+    parsed = run(state, lambda: read_feed(target, config=config))
     for problem in parsed.problems:
         click.echo(f"warning: {problem.feed}: {problem.message}", err=True)
     for article in parsed.articles:
@@ -339,12 +336,13 @@ def extract(state: CliState, target: str, as_json: bool) -> None:
     from digest.sources.pages import extract_source
 
     config = run(state, state.load_optional)
-    page = run(
-        state,
-        lambda: extract_source(
-            target, timeout_s=config.fetch.timeout_s, max_bytes=config.fetch.max_bytes
-        ),
-    )
+    from digest.pipeline import make_http
+
+    def go() -> ExtractedPage:
+        with make_http(config) as http:
+            return extract_source(target, http=http)
+
+    page = run(state, go)
     if as_json:
         record = {"url": page.url, "title": page.title, "lang": page.language, "text": page.text}
         click.echo(json.dumps(record, ensure_ascii=False))

@@ -102,26 +102,23 @@ def _checked(config: Config, source: FeedSource) -> FeedSource:
     from dataclasses import replace
 
     from digest.errors import FeedError
-    from digest.sources.feeds import parse_result
-    from digest.sources.fetch import fetch_url
+    from digest.pipeline import make_http
+    from digest.sources.intake import check_feeds
     from digest.sources.opml import FeedsFileError
 
     assert source.url is not None
     if not source.url.lower().startswith(("http://", "https://")):
         raise FeedsFileError(f"expected an http:// or https:// feed URL, found {source.url!r}")
-    result = fetch_url(
-        source.url,
-        source=source,
-        timeout_s=config.fetch.timeout_s,
-        max_bytes=config.fetch.max_bytes,
-        user_agent=config.fetch.user_agent,
-    )
-    if result.error is not None:
-        raise FeedError(f"{source.url}: {result.error} (or add it anyway with --no-check)")
-    try:
-        parsed = parse_result(result, now=dt.datetime.now(dt.UTC))
-    except FeedError as exc:
-        raise FeedError(f"{exc} (or add it anyway with --no-check)") from None
+    with make_http(config) as http:
+        [checked] = check_feeds(
+            [source],
+            http=http,
+            allow_private=config.fetch.allow_private,
+            now=dt.datetime.now(dt.UTC),
+        )
+    if checked.parsed is None:
+        raise FeedError(f"{source.url}: {checked.error} (or add it anyway with --no-check)")
+    result, parsed = checked.result, checked.parsed
     url = source.url
     if result.discovered_from and result.url:
         click.echo(f"{source.url} is a web page; subscribing to its feed {result.url}", err=True)

@@ -13,30 +13,15 @@ import datetime as dt
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import trafilatura
 
 from digest.errors import ExtractError
-from digest.models import Image
+from digest.models import ExtractedPage, Image
 from digest.text.clean import clean_text
 from digest.text.language import detect_language
-
-
-@dataclass(frozen=True)
-class ExtractedPage:
-    """What one article page yielded. ``published`` is aware UTC; ``text`` has blank-line
-    separated paragraphs, already cleaned of boilerplate."""
-
-    title: str | None
-    text: str
-    language: str | None
-    published: dt.datetime | None
-    image: Image | None
-    url: str | None
-
 
 # ---------------------------------------------------------------- images
 

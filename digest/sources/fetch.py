@@ -1,120 +1,42 @@
-"""Read feeds politely: local files from disk, http(s) with httpx. Never parses.
+"""Read feeds politely: local files from disk, http(s) through the one HTTP layer.
 
-Every failure of one feed becomes a :class:`FetchResult` whose ``error`` is one line saying
-what to do; nothing here raises for a single feed. Politeness: a real User-Agent,
-conditional GET (ETag / Last-Modified), at most ``per_host`` requests per host at once,
-Retry-After honoured through :func:`backoff_delay`, bounded redirects. Safety: connect,
-read and total timeouts, and a size cap that counts decompressed bytes as they arrive (we
-decode gzip/deflate ourselves with a bounded inflater, so a gzip bomb stops at the cap
-instead of filling memory).
+Never parses: a body is bytes for :mod:`digest.sources.feeds`. Every failure of one feed
+becomes a :class:`FetchResult` whose ``error`` is one line saying what to do; nothing here
+raises for a single feed. Politeness lives in :class:`digest.sources.http.Http` (User-Agent,
+per-host limit, deadline, size cap, redirects with the address guard on every hop); here
+are the feed-specific parts: conditional GET (ETag / Last-Modified), what each HTTP status
+means for a feed, Retry-After and back-off.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import ipaddress
 import logging
-import queue
 import sys
 import threading
 import time
-import zlib
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from http import HTTPStatus
-from typing import Protocol
-from urllib.parse import urljoin, urlsplit
 
-import httpx
-
-from digest import __version__
+from digest.errors import FetchError
 from digest.models import FeedSource, FetchResult
+from digest.sources.http import Http, fetch_by_host, host_of
+from digest.sources.netguard import is_public_ip
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = f"digest/{__version__} (+https://github.com/digest-news/digest)"
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, "
     "application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, "
     "application/json;q=0.8, text/html;q=0.5, */*;q=0.1"
 )
-MAX_REDIRECTS = 5
 BACKOFF_BASE = dt.timedelta(hours=1)
 BACKOFF_CAP = dt.timedelta(hours=24)
-# Headers that describe the transfer, not the body we return (already decoded).
-_TRANSFER_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 Validators = Mapping[str, tuple[str | None, str | None]]
-UrlCheck = Callable[[str], None]
-
-
-class _TooLarge(Exception):
-    pass
-
-
-class _Deadline(Exception):
-    pass
-
-
-class _BadEncoding(Exception):
-    pass
-
-
-class _Decoder(Protocol):
-    def feed(self, data: bytes, limit: int) -> bytes: ...
-
-
-class _Identity:
-    def feed(self, data: bytes, limit: int) -> bytes:
-        return data
-
-
-class _Inflate:
-    """gzip or deflate, inflating at most ``limit`` bytes per call so bombs stay bounded."""
-
-    def __init__(self, encoding: str) -> None:
-        self._gzip = encoding in ("gzip", "x-gzip")
-        self._obj = self._new()
-        self._raw_fallback = not self._gzip
-
-    def _new(self) -> zlib._Decompress:
-        return zlib.decompressobj(16 + zlib.MAX_WBITS if self._gzip else zlib.MAX_WBITS)
-
-    def feed(self, data: bytes, limit: int) -> bytes:
-        out = bytearray()
-        pending = data
-        while pending and len(out) <= limit:
-            try:
-                chunk = self._obj.decompress(pending, limit + 1 - len(out))
-            except zlib.error as exc:
-                # Many servers send raw deflate (no zlib header) as "deflate".
-                if self._raw_fallback and not out:
-                    self._raw_fallback = False
-                    self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
-                    continue
-                raise _BadEncoding(str(exc)) from None
-            self._raw_fallback = False
-            out += chunk
-            if self._obj.unconsumed_tail:
-                pending = self._obj.unconsumed_tail
-            elif self._obj.eof and self._obj.unused_data:
-                # Concatenated gzip members are one body.
-                pending = self._obj.unused_data
-                self._obj = self._new()
-            else:
-                pending = b""
-        return bytes(out)
-
-
-def _decoder(encoding: str) -> _Decoder:
-    encoding = encoding.strip().lower()
-    if encoding in ("", "identity"):
-        return _Identity()
-    if encoding in ("gzip", "x-gzip", "deflate"):
-        return _Inflate(encoding)
-    raise _BadEncoding(f"unsupported Content-Encoding {encoding!r}")
 
 
 def backoff_delay(consecutive_failures: int, retry_after_s: float | None) -> dt.timedelta:
@@ -170,269 +92,49 @@ def _status_error(status: int, retry_after: float | None) -> str:
     return f"{head}: check the URL or remove the feed"
 
 
-def _lower(headers: httpx.Headers) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key, value in headers.multi_items():
-        key = key.lower()
-        if key in _TRANSFER_HEADERS:
-            continue
-        out[key] = f"{out[key]}, {value}" if key in out else value
-    return out
-
-
-def _read_body(response: httpx.Response, *, max_bytes: int, deadline: float) -> bytes:
-    length = response.headers.get("content-length")
-    encoding = response.headers.get("content-encoding", "")
-    if length and length.isdigit() and not encoding and int(length) > max_bytes:
-        raise _TooLarge
-    decoder = _decoder(encoding.split(",")[-1] if encoding else "")
-    body = bytearray()
-    # No chunk_size: data is handed over as it arrives, so the deadline is checked often.
-    for raw in response.iter_raw():
-        body += decoder.feed(raw, max_bytes - len(body))
-        if len(body) > max_bytes:
-            raise _TooLarge
-        if time.monotonic() > deadline:
-            raise _Deadline
-    return bytes(body)
-
-
-def _looks_like_html(body: bytes, content_type: str) -> bool:
-    head = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if head.startswith((b"<?xml", b"<rss", b"<feed", b"<rdf", b"{")):
-        return False
-    return "html" in content_type.lower() or head.startswith((b"<!doctype html", b"<html"))
-
-
 def fetch_url(
+    http: Http,
     url: str,
     *,
     source: FeedSource | None = None,
-    client: httpx.Client | None = None,
     validators: tuple[str | None, str | None] = (None, None),
-    timeout_s: float = 20,
-    max_bytes: int = 10_000_000,
-    user_agent: str | None = None,
-    accept: str = ACCEPT,
-    max_redirects: int = MAX_REDIRECTS,
-    discover: bool = True,
-    check_url: UrlCheck | None = None,
+    private_ok: bool = False,
 ) -> FetchResult:
-    """GET one URL and return a :class:`FetchResult`; never raises for network or HTTP errors.
-
-    ``validators`` is ``(etag, last_modified)`` for a conditional GET (304 -> status 304,
-    empty body). Redirects are followed up to ``max_redirects``; ``permanent_redirect`` is
-    the URL reached through 301/308 hops only. With ``discover``, an HTML page that names a
-    feed in ``<link rel="alternate">`` is replaced by that feed (``discovered_from`` set).
-    ``check_url`` (e.g. :func:`digest.sources.netguard.check_url`) may raise to refuse any hop.
-    """
+    """GET one feed URL and return a :class:`FetchResult`; never raises for network or HTTP
+    errors. ``validators`` is ``(etag, last_modified)`` for a conditional GET (304 ->
+    status 304, empty body). ``permanent_redirect`` is the URL reached through 301/308 hops
+    only. Unless ``private_ok``, every hop must go to a public address."""
     source = source or FeedSource(url=url)
-    own_client = client is None
-    if client is None:
-        client = make_client(timeout_s=timeout_s, user_agent=user_agent)
-    try:
-        return _fetch_http(
-            client,
-            url,
-            source=source,
-            validators=validators,
-            timeout_s=timeout_s,
-            max_bytes=max_bytes,
-            user_agent=user_agent or USER_AGENT,
-            accept=accept,
-            max_redirects=max_redirects,
-            discover=discover,
-            check_url=check_url,
-        )
-    finally:
-        if own_client:
-            client.close()
-
-
-def make_client(
-    *, timeout_s: float = 20, user_agent: str | None = None, concurrency: int = 16
-) -> httpx.Client:
-    """An httpx client with our User-Agent, timeouts and a pool sized for ``concurrency``."""
-    return httpx.Client(
-        headers={"User-Agent": user_agent or USER_AGENT},
-        timeout=_timeout(timeout_s),
-        follow_redirects=False,
-        limits=httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency),
-    )
-
-
-def _timeout(timeout_s: float) -> httpx.Timeout:
-    return httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0), pool=timeout_s)
-
-
-def _fetch_http(
-    client: httpx.Client,
-    url: str,
-    *,
-    source: FeedSource,
-    validators: tuple[str | None, str | None],
-    timeout_s: float,
-    max_bytes: int,
-    user_agent: str,
-    accept: str,
-    max_redirects: int,
-    discover: bool,
-    check_url: UrlCheck | None,
-) -> FetchResult:
-    started = time.monotonic()
-    deadline = started + timeout_s * 2
     etag, modified = validators
-    headers = {"User-Agent": user_agent, "Accept": accept, "Accept-Encoding": "gzip, deflate"}
+    headers: dict[str, str] = {}
     if etag:
         headers["If-None-Match"] = etag
     if modified:
         headers["If-Modified-Since"] = modified
-    current = url
-    permanent: str | None = None
-    still_permanent = True
-    seen = {url}
-
-    def result(status: int, **kw: object) -> FetchResult:
+    started = time.monotonic()
+    try:
+        response = http.get(url, accept=ACCEPT, headers=headers, private_ok=private_ok)
+    except FetchError as exc:
         return FetchResult(
             source=source,
-            status=status,
-            url=current,
-            permanent_redirect=permanent,
+            status=exc.status or 0,
+            url=exc.url or url,
+            error=str(exc),
             elapsed_s=time.monotonic() - started,
-            **kw,  # type: ignore[arg-type]
         )
-
-    try:
-        for _hop in range(max_redirects + 1):
-            if check_url is not None:
-                try:
-                    check_url(current)
-                except Exception as exc:  # the guard's own exception type is its business
-                    return result(0, error=f"refused to fetch {current}: {_first_line(exc)}")
-            with client.stream(
-                "GET",
-                current,
-                headers=headers,
-                timeout=_timeout(timeout_s),
-                follow_redirects=False,
-            ) as response:
-                status = response.status_code
-                if status in (301, 302, 303, 307, 308):
-                    location = response.headers.get("location")
-                    if not location:
-                        return result(
-                            status,
-                            error=f"HTTP {status} redirect without a Location; "
-                            "check the URL in a browser",
-                        )
-                    target = urljoin(current, location.strip())
-                    if target in seen:
-                        return result(
-                            status,
-                            error=f"redirect loop at {target}; open the URL in a browser and "
-                            "use the feed's final address",
-                        )
-                    seen.add(target)
-                    if still_permanent and status in (301, 308):
-                        permanent = target
-                    else:
-                        still_permanent = False
-                    current = target
-                    continue
-                resp_headers = _lower(response.headers)
-                if status == 304:
-                    return result(304, headers=resp_headers)
-                if status not in (200, 203):
-                    retry = (
-                        parse_retry_after(response.headers.get("retry-after"))
-                        if status in (429, 503)
-                        else None
-                    )
-                    return result(
-                        status,
-                        headers=resp_headers,
-                        error=_status_error(status, retry),
-                        retry_after_s=retry,
-                    )
-                body = _read_body(response, max_bytes=max_bytes, deadline=deadline)
-            break
-        else:
-            return result(
-                0,
-                error=f"more than {max_redirects} redirects; open the URL in a browser and "
-                "use the feed's final address",
-            )
-    except _TooLarge:
-        return result(
-            0,
-            error=f"larger than {max_bytes} bytes (fetch.max_bytes); raise the limit or "
-            "remove the feed",
-        )
-    except _Deadline:
-        return result(
-            0,
-            error=f"download took longer than {timeout_s * 2:.0f} s; the server is too slow "
-            "(raise fetch.timeout_s or remove the feed)",
-        )
-    except _BadEncoding as exc:
-        return result(0, error=f"cannot decode the response ({exc}); tell the publisher")
-    except httpx.ConnectTimeout:
-        return result(
-            0,
-            error=f"no connection within {min(timeout_s, 10):g} s; the server may be down "
-            "(digest retries later)",
-        )
-    except httpx.TimeoutException:
-        return result(
-            0,
-            error=f"no answer within {timeout_s:g} s; the server is slow or down "
-            "(raise fetch.timeout_s, or digest retries later)",
-        )
-    except httpx.ConnectError as exc:
-        return result(
-            0, error=f"cannot connect ({_first_line(exc)}); check the URL or your network"
-        )
-    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-        return result(0, error=f"invalid URL ({_first_line(exc)}); fix the URL in your feeds")
-    except httpx.HTTPError as exc:
-        return result(
-            0,
-            error=f"network error ({type(exc).__name__}: {_first_line(exc)}); digest retries later",
-        )
-
-    content_type = resp_headers.get("content-type", "")
-    if discover and _looks_like_html(body, content_type):
-        from digest.sources.feeds import discover_feed_links
-
-        links = [link for link in discover_feed_links(body, current) if link not in seen]
-        if links:
-            found = _fetch_http(
-                client,
-                links[0],
-                source=source,
-                # The stored validators belong to the feed we found here last time.
-                validators=validators,
-                timeout_s=timeout_s,
-                max_bytes=max_bytes,
-                user_agent=user_agent,
-                accept=accept,
-                max_redirects=max_redirects,
-                discover=False,
-                check_url=check_url,
-            )
-            log.info("%s: HTML page; using its feed %s", source.label, links[0])
-            return replace(
-                found,
-                discovered_from=current,
-                elapsed_s=time.monotonic() - started,
-                permanent_redirect=permanent,
-            )
-    return result(status, body=body, headers=resp_headers)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    status = response.status
+    result = FetchResult(
+        source=source,
+        status=status,
+        url=response.url,
+        headers=response.headers,
+        permanent_redirect=response.permanent_url,
+        elapsed_s=response.elapsed_s,
+    )
+    if status == 304 or status in (200, 203):
+        return replace(result, body=response.body)
+    retry = parse_retry_after(response.headers.get("retry-after")) if status in (429, 503) else None
+    return replace(result, error=_status_error(status, retry), retry_after_s=retry)
 
 
 def read_local(source: FeedSource, *, max_bytes: int = 10_000_000) -> FetchResult:
@@ -463,172 +165,102 @@ def read_local(source: FeedSource, *, max_bytes: int = 10_000_000) -> FetchResul
     return FetchResult(source=source, status=0, error=error, elapsed_s=time.monotonic() - started)
 
 
-def _host(source: FeedSource) -> str:
-    if source.url is None:
-        return ""  # local files share no server
+def private_ok(source: FeedSource, allow_private: bool = False) -> bool:
+    """Whether a feed may be fetched from (and link to) non-public addresses: a ``path:``
+    feed, one configured by a loopback or private address (not a name: a name is whatever
+    its DNS says), or every feed with ``fetch.allow_private``."""
+    if allow_private or source.path is not None:
+        return True
+    host = host_of(source.url or "")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
     try:
-        return (urlsplit(source.url).hostname or "").lower()
+        ipaddress.ip_address(host)
     except ValueError:
-        return ""
+        return False
+    return not is_public_ip(host)
+
+
+def fetch_source(
+    http: Http,
+    source: FeedSource,
+    *,
+    url: str | None = None,
+    validators: tuple[str | None, str | None] = (None, None),
+    private: bool = False,
+) -> FetchResult:
+    """One feed: a ``path:`` read from disk, else ``url`` (default: the source's) over HTTP."""
+    if source.url is None:
+        return read_local(source, max_bytes=http.max_bytes)
+    return fetch_url(
+        http, url or source.url, source=source, validators=validators, private_ok=private
+    )
 
 
 def iter_fetch(
+    http: Http,
     sources: Sequence[FeedSource],
     *,
     validators: Validators | None = None,
-    client: httpx.Client | None = None,
-    timeout_s: float = 20,
-    max_bytes: int = 10_000_000,
-    concurrency: int = 16,
-    per_host: int = 2,
-    user_agent: str | None = None,
-    skip: Callable[[FeedSource], bool] | None = None,
+    urls: Mapping[str, str] | None = None,
+    allow_private: bool = False,
+    after: Callable[[FetchResult], FetchResult] | None = None,
     progress: bool = False,
 ) -> Iterator[tuple[int, FetchResult]]:
-    """Like :func:`fetch_feeds` but yields ``(index, result)`` as each feed finishes.
+    """Fetch every source concurrently, yielding ``(index, result)`` as each finishes.
 
-    Lets a caller parse early results while later ones are still downloading, and drop
-    bodies as it goes (memory stays flat in the number of feeds).
+    ``urls`` maps a source key to where the feed lives now (after a 301/308); ``validators``
+    maps it to ``(etag, last_modified)``. Results stream, so a caller can parse early ones
+    while later ones download and drop bodies as it goes (memory stays flat in the number
+    of feeds). ``after(result)`` runs in the worker on each result (feed discovery).
     """
     validators = validators or {}
-    own_client = client is None
-    if client is None:
-        client = make_client(timeout_s=timeout_s, user_agent=user_agent, concurrency=concurrency)
-    pending: dict[str, deque[int]] = {}
-    done: queue.Queue[tuple[int, FetchResult | BaseException]] = queue.Queue()
-    immediate: list[tuple[int, FetchResult]] = []
-    for index, source in enumerate(sources):
-        if skip is not None and skip(source):
-            immediate.append((index, FetchResult(source=source, status=0, skipped=True)))
-        else:
-            pending.setdefault(_host(source), deque()).append(index)
-    todo = sum(len(q) for q in pending.values())
-
-    def work(index: int) -> FetchResult:
-        source = sources[index]
-        if source.url is None:
-            return read_local(source, max_bytes=max_bytes)
-        return _fetch_http(
-            client,
-            source.url,
-            source=source,
-            validators=validators.get(source.key, (None, None)),
-            timeout_s=timeout_s,
-            max_bytes=max_bytes,
-            user_agent=user_agent or USER_AGENT,
-            accept=ACCEPT,
-            max_redirects=MAX_REDIRECTS,
-            discover=True,
-            check_url=None,
-        )
-
+    urls = urls or {}
     bar = _Progress(len(sources)) if progress and sys.stderr.isatty() else None
-    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="fetch")
-    scheduler = _Scheduler(
-        pool,
-        work,
-        pending,
-        {h: concurrency if h == "" else per_host for h in pending},
-        concurrency,
-        done,
-    )
-    try:
-        yield from immediate
+
+    def work(source: FeedSource) -> FetchResult:
+        result = fetch_source(
+            http,
+            source,
+            url=urls.get(source.key),
+            validators=validators.get(source.key, (None, None)),
+            private=private_ok(source, allow_private),
+        )
+        if after is not None:
+            result = after(result)
+        _log_result(result)
         if bar:
-            bar.advance(len(immediate))
-        scheduler.start()
-        for _ in range(todo):
-            index, outcome = done.get()
-            scheduler.consumed()
-            if isinstance(outcome, BaseException):
-                raise outcome
-            _log_result(outcome)
-            if bar:
-                bar.advance(1)
-            yield index, outcome
+            bar.advance(1)
+        return result
+
+    try:
+        yield from fetch_by_host(
+            sources,
+            work,
+            host=lambda s: host_of(urls.get(s.key) or s.url or ""),
+            per_host=http.per_host,
+            concurrency=http.concurrency,
+        )
     finally:
-        scheduler.cancel()
-        pool.shutdown(wait=True)
         if bar:
             bar.stop()
-        if own_client:
-            client.close()
 
 
-class _Scheduler:
-    """Starts requests as slots free up: at most ``concurrency`` in all, ``limits[host]``
-    per host, hosts taken round-robin so one big host cannot starve the others.
-
-    Scheduling happens in the worker threads as each request ends, not in the consumer,
-    so a consumer busy parsing never stalls the downloads. But downloads never run more
-    than ``concurrency`` results ahead of the consumer either: bodies waiting to be parsed
-    stay bounded, so memory is flat in the number of feeds.
-    """
-
-    def __init__(
-        self,
-        pool: ThreadPoolExecutor,
-        work: Callable[[int], FetchResult],
-        pending: dict[str, deque[int]],
-        limits: dict[str, int],
-        concurrency: int,
-        done: queue.Queue[tuple[int, FetchResult | BaseException]],
-    ) -> None:
-        self._pool, self._work, self._pending, self._limits = pool, work, pending, limits
-        self._concurrency, self._done = concurrency, done
-        self._active = dict.fromkeys(pending, 0)
-        self._hosts = deque(h for h in pending if pending[h])
-        self._in_flight = 0
-        self._unconsumed = 0
-        self._lock = threading.Lock()
-        self._cancelled = False
-
-    def start(self) -> None:
-        with self._lock:
-            self._fill()
-
-    def cancel(self) -> None:
-        with self._lock:
-            self._cancelled = True
-
-    def consumed(self) -> None:
-        with self._lock:
-            self._unconsumed -= 1
-            self._fill()
-
-    def _fill(self) -> None:
-        scanned = 0
-        while (
-            not self._cancelled
-            and self._in_flight < self._concurrency
-            and self._in_flight + self._unconsumed < 2 * self._concurrency
-            and self._hosts
-            and scanned < len(self._hosts)
-        ):
-            host = self._hosts[0]
-            self._hosts.rotate(-1)
-            scanned += 1
-            if self._pending[host] and self._active[host] < self._limits[host]:
-                index = self._pending[host].popleft()
-                if not self._pending[host]:
-                    self._hosts.remove(host)
-                self._active[host] += 1
-                self._in_flight += 1
-                self._pool.submit(self._run, host, index)
-                scanned = 0
-
-    def _run(self, host: str, index: int) -> None:
-        outcome: FetchResult | BaseException
-        try:
-            outcome = self._work(index)
-        except BaseException as exc:  # a bug must not hang the consumer: it re-raises
-            outcome = exc
-        with self._lock:
-            self._active[host] -= 1
-            self._in_flight -= 1
-            self._unconsumed += 1
-            self._fill()
-        self._done.put((index, outcome))
+def fetch_feeds(
+    http: Http,
+    sources: Sequence[FeedSource],
+    *,
+    validators: Validators | None = None,
+    allow_private: bool = False,
+) -> list[FetchResult]:
+    """Fetch every source concurrently; one :class:`FetchResult` per source, same order.
+    Never raises for one feed's failure: the result's ``error`` says what to do."""
+    results: list[FetchResult | None] = [None] * len(sources)
+    for index, result in iter_fetch(
+        http, sources, validators=validators, allow_private=allow_private
+    ):
+        results[index] = result
+    return [r for r in results if r is not None]
 
 
 def _log_result(result: FetchResult) -> None:
@@ -668,39 +300,3 @@ class _Progress:
 
     def stop(self) -> None:
         self._progress.stop()
-
-
-def fetch_feeds(
-    sources: Sequence[FeedSource],
-    *,
-    validators: Validators | None = None,
-    client: httpx.Client | None = None,
-    timeout_s: float = 20,
-    max_bytes: int = 10_000_000,
-    concurrency: int = 16,
-    per_host: int = 2,
-    user_agent: str | None = None,
-    skip: Callable[[FeedSource], bool] | None = None,
-    progress: bool = False,
-) -> list[FetchResult]:
-    """Fetch every source concurrently; one :class:`FetchResult` per source, same order.
-
-    ``validators`` maps ``source.key`` to ``(etag, last_modified)``. ``skip(source)`` true
-    (a feed backing off) gives a result with ``skipped=True`` and no request. Never raises
-    for one feed's failure: the result's ``error`` says what went wrong and what to do.
-    """
-    results: list[FetchResult | None] = [None] * len(sources)
-    for index, result in iter_fetch(
-        sources,
-        validators=validators,
-        client=client,
-        timeout_s=timeout_s,
-        max_bytes=max_bytes,
-        concurrency=concurrency,
-        per_host=per_host,
-        user_agent=user_agent,
-        skip=skip,
-        progress=progress,
-    ):
-        results[index] = result
-    return [r for r in results if r is not None]

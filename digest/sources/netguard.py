@@ -5,10 +5,10 @@ service or a database on loopback. :func:`check_url` refuses any URL whose host 
 an address that is not globally routable. The resolver is a parameter so tests (and callers
 with their own DNS) can inject one; the default asks the system resolver.
 
-Every redirect hop is checked again, which stops the common redirect trick. The check runs
-once more when the socket connects (:func:`guarded_transport`), on the very address it
-connects to, so a DNS server that answers differently between the check and the connection
-(DNS rebinding) cannot slip a private address through either.
+:class:`digest.sources.http.Http` runs the check on every redirect hop and once more when
+the socket connects, on the very address it connects to, so a DNS server that answers
+differently between the check and the connection (DNS rebinding) cannot slip a private
+address through either.
 """
 
 from __future__ import annotations
@@ -18,24 +18,26 @@ import logging
 import socket
 import threading
 import urllib.robotparser
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
-import httpcore
-import httpx
+from digest.errors import BlockedAddress, FetchError, FetchErrorKind
 
 log = logging.getLogger(__name__)
 
 Resolver = Callable[[str], list[str]]
+# Which addresses links may reach (is_public_ip); tests inject a policy that treats one
+# loopback address as public, so a local server can play a public site.
+AddressPolicy = Callable[[str], bool]
 
-
-class FetchFailed(Exception):
-    """A page or robots.txt could not be fetched; the message is the reason for the log."""
-
-
-class BlockedAddress(FetchFailed):
-    """The URL points at a non-public address (or cannot be resolved)."""
+__all__ = [
+    "AddressPolicy",
+    "BlockedAddress",
+    "Resolver",
+    "RobotsCache",
+    "check_url",
+    "is_public_ip",
+]
 
 
 def system_resolve(host: str) -> list[str]:
@@ -56,27 +58,40 @@ def is_public_ip(address: str) -> bool:
     return bool(ip.is_global) and not ip.is_multicast
 
 
-def check_url(url: str, *, resolve: Resolver = system_resolve) -> None:
-    """Raise :class:`BlockedAddress` unless ``url`` is http(s) and every address is public."""
+def check_url(
+    url: str, *, resolve: Resolver = system_resolve, is_public: AddressPolicy | None = None
+) -> None:
+    """Raise :class:`BlockedAddress` unless ``url`` is http(s) and every address is public
+    (``is_public``, default :func:`is_public_ip`)."""
+    public = is_public or is_public_ip
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
-        raise BlockedAddress(f"not an http(s) URL: {url}")
+        raise BlockedAddress(f"not an http(s) URL: {url}", url=url)
     host = parts.hostname
     if not host:
-        raise BlockedAddress(f"no host in URL: {url}")
+        raise BlockedAddress(f"no host in URL: {url}", url=url)
     try:
         addresses = [str(ipaddress.ip_address(host))]
     except ValueError:
         try:
             addresses = resolve(host)
         except (OSError, UnicodeError) as exc:
-            raise BlockedAddress(f"cannot resolve {host}: {exc}") from exc
+            raise FetchError(
+                f"cannot reach {host} (the name does not resolve); check the URL or your network",
+                kind=FetchErrorKind.UNREACHABLE,
+                url=url,
+            ) from exc
     if not addresses:
-        raise BlockedAddress(f"cannot resolve {host}")
-    bad = [a for a in addresses if not is_public_ip(a)]
+        raise FetchError(
+            f"cannot reach {host} (the name does not resolve); check the URL or your network",
+            kind=FetchErrorKind.UNREACHABLE,
+            url=url,
+        )
+    bad = [a for a in addresses if not public(a)]
     if bad:
         raise BlockedAddress(
-            f"{host} resolves to non-public address {bad[0]} (set fetch.allow_private to allow)"
+            f"{host} resolves to non-public address {bad[0]} (set fetch.allow_private to allow)",
+            url=url,
         )
 
 
@@ -86,40 +101,48 @@ _DISALLOW_ALL = ["User-agent: *", "Disallow: /"]
 class RobotsCache:
     """robots.txt verdicts per origin, fetched once per run and shared between threads.
 
-    ``fetch(url, private_ok)`` returns ``(status, body)`` or raises FetchFailed; 401/403 and server
-    errors disallow the whole site, other 4xx (no robots.txt) allow everything, as Google
-    documents.
+    ``fetch(url)`` returns ``(status, body)`` or raises FetchError. 401/403 and server errors
+    disallow the whole site, other 4xx (no robots.txt) allow everything, as Google documents.
+    A site that cannot be reached at all (its name does not resolve, connections are
+    refused, it times out) is remembered as such: its pages fail with "cannot reach HOST",
+    which is what is wrong, not "disallowed by robots.txt".
     """
 
-    def __init__(self, user_agent: str, fetch: Callable[[str, bool], tuple[int, bytes]]) -> None:
+    def __init__(self, user_agent: str, fetch: Callable[[str], tuple[int, bytes]]) -> None:
         self._agent = user_agent
         self._fetch = fetch
-        self._parsers: dict[str, urllib.robotparser.RobotFileParser] = {}
+        self._parsers: dict[str, urllib.robotparser.RobotFileParser | FetchError] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def allowed(self, url: str, *, private_ok: bool = False) -> bool:
-        """Whether robots.txt of ``url``'s origin lets our User-Agent fetch it; robots.txt
-        is fetched under the same address rule as the page (``private_ok``)."""
+    def check(self, url: str) -> None:
+        """Raise FetchError unless robots.txt of ``url``'s origin lets our User-Agent in."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         with self._lock:
             origin_lock = self._locks.setdefault(origin, threading.Lock())
         with origin_lock:
-            parser = self._parsers.get(origin)
-            if parser is None:
-                parser = self._load(origin, private_ok)
-                self._parsers[origin] = parser
-        return parser.can_fetch(self._agent, url)
+            verdict = self._parsers.get(origin)
+            if verdict is None:
+                verdict = self._parsers[origin] = self._load(origin)
+        if isinstance(verdict, FetchError):
+            raise verdict
+        if not verdict.can_fetch(self._agent, url):
+            raise FetchError("disallowed by robots.txt", kind=FetchErrorKind.ROBOTS, url=url)
 
-    def _load(self, origin: str, private_ok: bool) -> urllib.robotparser.RobotFileParser:
+    def _load(self, origin: str) -> urllib.robotparser.RobotFileParser | FetchError:
         parser = urllib.robotparser.RobotFileParser(origin + "/robots.txt")
         try:
-            status, body = self._fetch(origin + "/robots.txt", private_ok)
-        except FetchFailed as exc:  # robots.txt unreadable: be polite, stay away
-            log.debug(
-                "robots.txt of %s unreadable (%s): treating the site as disallowed", origin, exc
-            )
+            status, body = self._fetch(origin + "/robots.txt")
+        except FetchError as exc:
+            if exc.kind in (
+                FetchErrorKind.UNREACHABLE,
+                FetchErrorKind.TIMEOUT,
+                FetchErrorKind.BLOCKED,
+            ):
+                return exc
+            # robots.txt unreadable for another reason: be polite, stay away.
+            log.debug("robots.txt of %s unreadable (%s): treating as disallowed", origin, exc)
             parser.parse(_DISALLOW_ALL)
             return parser
         if status in (401, 403) or status >= 500:
@@ -129,47 +152,3 @@ class RobotsCache:
         else:
             parser.parse(body.decode("utf-8", errors="replace").splitlines())
         return parser
-
-
-class _GuardedBackend(httpcore.SyncBackend):
-    """Connects only to public addresses, checked at connect time.
-
-    :func:`check_url` vets a URL before the request, but httpx resolves the name again when
-    it connects; a DNS server that changes its answer in between (DNS rebinding) would slip
-    past. Here the name is resolved once, the addresses are checked, and the socket goes to
-    the checked address; TLS still verifies the certificate against the host name.
-    """
-
-    def __init__(self, resolve: Resolver) -> None:
-        self._resolve = resolve
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        try:
-            addresses = [str(ipaddress.ip_address(host))]
-        except ValueError:
-            try:
-                addresses = self._resolve(host)
-            except (OSError, UnicodeError) as exc:
-                raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        bad = [a for a in addresses if not is_public_ip(a)]
-        if not addresses or bad:
-            found = bad[0] if bad else "nothing"
-            raise httpcore.ConnectError(f"blocked: {host} resolves to non-public address {found}")
-        return super().connect_tcp(addresses[0], port, timeout, local_address, socket_options)
-
-
-def guarded_transport(resolve: Resolver = system_resolve) -> httpx.HTTPTransport:
-    """An httpx transport that refuses to connect to non-public addresses (see above)."""
-    transport = httpx.HTTPTransport()
-    pool = transport._pool
-    # httpx does not take a network backend; httpcore's pool keeps it in this attribute.
-    if isinstance(pool, httpcore.ConnectionPool):
-        pool._network_backend = _GuardedBackend(resolve)
-    return transport

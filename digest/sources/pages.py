@@ -1,58 +1,57 @@
-"""Full article text for teaser-only feeds: decide, fetch politely and safely, extract.
+"""Full article text for teaser-only feeds: decide, fetch politely and safely, extract, cache.
 
 * :func:`needs_full_text` decides per article (``full_text: auto | always | never``).
-* :func:`fetch_articles` fetches the pages of the articles that need it (per-host limit,
-  timeouts, size cap while streaming, robots.txt, SSRF guard after every redirect) and
-  swaps in the extracted text; any failure keeps the feed's text and logs one warning.
+* :func:`add_full_text` fetches the pages of the articles that need it through the one HTTP
+  layer (per-host limit, deadline, size cap, address guard on every hop) after robots.txt,
+  and swaps in the extracted text; any failure keeps the feed's text and logs one warning.
+* :class:`PageCache` keeps extracted pages (and recent failures) in the store by URL, so a
+  page is fetched once and a page that could not be used is left alone for a day.
 * :func:`extract_source` is what ``digest extract FILE|URL`` runs.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import re
+import statistics
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
-import httpx
-
-from digest import __version__
-from digest.errors import ExtractError
-from digest.models import Article
-from digest.sources.extract import ExtractedPage, decode_html, extract_html
-from digest.sources.netguard import (
-    BlockedAddress,
-    FetchFailed,
-    Resolver,
-    RobotsCache,
-    check_url,
-    guarded_transport,
-    system_resolve,
-)
+from digest.errors import ExtractError, FetchError, FetchErrorKind
+from digest.models import Article, ExtractedPage, FullText
+from digest.sources.extract import decode_html, extract_html
+from digest.sources.http import Http, fetch_by_host, host_of, looks_like_html
+from digest.sources.netguard import RobotsCache
+from digest.store import Store
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = f"digest/{__version__} (+https://github.com/digest-news/digest)"
-MAX_REDIRECTS = 10
 SHORT_TEXT_CHARS = 600
 ROBOTS_MAX_BYTES = 512_000
 HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml", "text/xml")
+ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+# How long a page that could not be used is left alone before it is tried again.
+FAILED_PAGE_RETRY = dt.timedelta(hours=24)
 
 
 class ExtractCache(Protocol):
-    """Extracted pages by URL, so a page is fetched once (the store implements it)."""
+    """Extracted pages by URL, so a page is fetched once (:class:`PageCache` keeps them in
+    the store)."""
 
     def get(self, url: str) -> ExtractedPage | None: ...
 
     def put(self, url: str, page: ExtractedPage) -> None: ...
+
+    def failed(self, url: str, reason: str) -> None: ...
+
+    def failed_recently(self, url: str) -> bool: ...
 
 
 class MemoryExtractCache:
@@ -60,6 +59,7 @@ class MemoryExtractCache:
 
     def __init__(self) -> None:
         self._pages: dict[str, ExtractedPage] = {}
+        self._failed: set[str] = set()
         self._lock = threading.Lock()
 
     def get(self, url: str) -> ExtractedPage | None:
@@ -70,8 +70,50 @@ class MemoryExtractCache:
         with self._lock:
             self._pages[url] = page
 
+    def failed(self, url: str, reason: str) -> None:
+        with self._lock:
+            self._failed.add(url)
+
+    def failed_recently(self, url: str) -> bool:
+        with self._lock:
+            return url in self._failed
+
     def __len__(self) -> int:
         return len(self._pages)
+
+
+class PageCache:
+    """Extracted pages in the store by URL; ``write=False`` (dry runs, replays) reads only.
+
+    A page that could not be used (an HTTP error, robots.txt, no main text ...) is
+    remembered too, and not asked for again before FAILED_PAGE_RETRY has passed.
+    """
+
+    def __init__(self, store: Store, now: dt.datetime, *, write: bool) -> None:
+        self.store, self.now, self.write = store, now, write
+        self._lock = threading.Lock()
+
+    def get(self, url: str) -> ExtractedPage | None:
+        with self._lock:
+            row = self.store.get_page(url)
+        return row.page if row is not None else None
+
+    def put(self, url: str, page: ExtractedPage) -> None:
+        if self.write:
+            with self._lock:
+                self.store.put_page(url, page, self.now)
+
+    def failed(self, url: str, reason: str) -> None:
+        if self.write:
+            with self._lock:
+                self.store.put_page_failure(url, reason, self.now)
+
+    def failed_recently(self, url: str) -> bool:
+        with self._lock:
+            row = self.store.get_page(url)
+        if row is None or row.failed_at is None:
+            return False
+        return self.now - row.failed_at < FAILED_PAGE_RETRY
 
 
 # ---------------------------------------------------------------- deciding
@@ -136,102 +178,89 @@ def needs_full_text(article: Article, mode: str, typical_chars: int | None = Non
 # ---------------------------------------------------------------- fetching
 
 
-@dataclass
-class _Fetcher:
-    client: httpx.Client
-    timeout_s: float
-    max_bytes: int
-    resolve: Resolver
-    respect_robots: bool
-    user_agent: str = USER_AGENT
-    _robots: RobotsCache | None = None
-    # For links that may point at private addresses (feeds read from such addresses or from
-    # disk); ``client`` refuses to connect anywhere but public addresses.
-    open_client: httpx.Client | None = None
+@dataclass(frozen=True)
+class FullTextReport:
+    """How the full-text step went: pages fetched now, taken from the cache, not usable."""
 
-    def __post_init__(self) -> None:
-        if self.respect_robots:
-            self._robots = RobotsCache(self.user_agent, self._fetch_robots)
+    articles: tuple[Article, ...]
+    fetched: int = 0
+    cached: int = 0
+    failed: int = 0
 
-    def _fetch_robots(self, url: str, private_ok: bool) -> tuple[int, bytes]:
-        # Same guard as pages: a robots.txt redirect to a private address is refused too.
-        status, _final, _ctype, body = self.get(url, private_ok=private_ok, limit=ROBOTS_MAX_BYTES)
-        return status, body
 
-    def page(self, url: str, *, private_ok: bool) -> tuple[str, bytes, str | None]:
-        """Fetch an HTML page: ``(final_url, body, charset)``; raises FetchFailed."""
-        status, final, ctype, body = self.get(
-            url, private_ok=private_ok, limit=self.max_bytes, robots=self.respect_robots
-        )
-        if status >= 400:
-            raise FetchFailed(f"HTTP {status}")
-        mime, _, params = (ctype or "").partition(";")
+class _Pages:
+    """Fetch and extract pages for one run: robots.txt once per site, one warning per
+    unreachable host."""
+
+    def __init__(self, http: Http, *, respect_robots: bool) -> None:
+        self.http = http
+        self._robots: dict[bool, RobotsCache] = {}
+        if respect_robots:
+            # robots.txt is fetched under the same address rule as the pages of its site.
+            for private_ok in (False, True):
+                self._robots[private_ok] = RobotsCache(
+                    http.user_agent, self._robots_fetcher(private_ok)
+                )
+        self._down: dict[str, FetchError] = {}
+        self._lock = threading.Lock()
+
+    def _robots_fetcher(self, private_ok: bool) -> Callable[[str], tuple[int, bytes]]:
+        def fetch(url: str) -> tuple[int, bytes]:
+            response = self.http.get(
+                url,
+                accept="text/plain, */*;q=0.5",
+                max_bytes=ROBOTS_MAX_BYTES,
+                private_ok=private_ok,
+            )
+            return response.status, response.body
+
+        return fetch
+
+    def page(self, url: str, *, private_ok: bool, robots: bool = True) -> ExtractedPage:
+        """Fetch and extract one page; raises FetchError or ExtractError (one line)."""
+        cache = self._robots.get(private_ok) if robots else None
+        check = cache.check if cache is not None else None
+        response = self.http.get(url, accept=ACCEPT, private_ok=private_ok, before_hop=check)
+        if response.status >= 400:
+            raise FetchError(f"HTTP {response.status}", kind=FetchErrorKind.HTTP, url=url)
+        ctype = response.headers.get("content-type", "")
+        mime, _, params = ctype.partition(";")
         mime = mime.strip().lower()
         if mime and mime not in HTML_TYPES:
-            raise FetchFailed(f"not an HTML page (Content-Type {mime})")
-        if not mime and not body.lstrip()[:1] == b"<":
-            raise FetchFailed("not an HTML page (no Content-Type, no markup)")
-        charset = None
+            raise ExtractError(f"not an HTML page (Content-Type {mime})")
+        if not mime and not looks_like_html(response.body):
+            raise ExtractError("not an HTML page (no Content-Type, no markup)")
         match = re.search(r"charset\s*=\s*[\"']?([\w.:-]+)", params, re.I)
-        if match:
-            charset = match.group(1)
-        return final, body, charset
+        charset = match.group(1) if match else None
+        return extract_html(decode_html(response.body, charset), url=response.url)
 
-    def get(
-        self, url: str, *, private_ok: bool, limit: int, robots: bool = False
-    ) -> tuple[int, str, str | None, bytes]:
-        """GET following redirects by hand, checking every hop; returns status, final URL,
-        Content-Type and body (at most ``limit`` bytes, else FetchFailed)."""
-        deadline = time.monotonic() + self.timeout_s
-        current = url
-        for _hop in range(MAX_REDIRECTS + 1):
-            if not private_ok:
-                try:
-                    check_url(current, resolve=self.resolve)
-                except BlockedAddress as exc:
-                    raise FetchFailed(f"blocked: {exc}") from exc
-            elif urlsplit(current).scheme not in ("http", "https"):
-                raise FetchFailed(f"not an http(s) URL: {current}")
-            if (
-                robots
-                and self._robots is not None
-                and not self._robots.allowed(current, private_ok=private_ok)
-            ):
-                raise FetchFailed("disallowed by robots.txt")
-            try:
-                client = self.open_client if private_ok and self.open_client else self.client
-                with client.stream(
-                    "GET",
-                    current,
-                    headers={"User-Agent": self.user_agent, "Accept": "text/html,*/*;q=0.5"},
-                    follow_redirects=False,
-                    timeout=self.timeout_s,
-                ) as response:
-                    if response.is_redirect:
-                        location = response.headers.get("location")
-                        if not location:
-                            raise FetchFailed(f"HTTP {response.status_code} without Location")
-                        current = urljoin(current, location)
-                        continue
-                    ctype = response.headers.get("content-type")
-                    declared = response.headers.get("content-length")
-                    if declared and declared.isdigit() and int(declared) > limit:
-                        raise FetchFailed(f"page larger than {limit} bytes ({declared})")
-                    chunks: list[bytes] = []
-                    size = 0
-                    for chunk in response.iter_bytes():
-                        size += len(chunk)
-                        if size > limit:
-                            raise FetchFailed(f"page larger than {limit} bytes")
-                        if time.monotonic() > deadline:
-                            raise FetchFailed(f"timed out after {self.timeout_s:g} s")
-                        chunks.append(chunk)
-                    return response.status_code, str(response.url), ctype, b"".join(chunks)
-            except httpx.TimeoutException as exc:
-                raise FetchFailed(f"timed out after {self.timeout_s:g} s") from exc
-            except httpx.HTTPError as exc:
-                raise FetchFailed(f"{type(exc).__name__}: {exc}") from exc
-        raise FetchFailed(f"more than {MAX_REDIRECTS} redirects")
+    def warn(self, url: str, exc: Exception) -> None:
+        """One warning per page, except one per host for a host that cannot be reached:
+        its other pages are not tried again in this run (see :meth:`gone`)."""
+        if isinstance(exc, FetchError) and exc.kind in _HOST_DOWN:
+            host = host_of(url)
+            with self._lock:
+                first = host not in self._down
+                self._down.setdefault(host, exc)
+            if not first:
+                log.info("full text of %s not used: %s", url, exc)
+                return
+            log.warning(
+                "full text of %s not used: %s; its other pages keep the feed's text this run",
+                url,
+                exc,
+            )
+            return
+        log.warning("full text of %s not used: %s; keeping the feed's text", url, exc)
+
+    def gone(self, url: str) -> FetchError | None:
+        """The error of a host that could not be reached earlier in this run, if any."""
+        with self._lock:
+            return self._down.get(host_of(url))
+
+
+# A host that answers this way is not tried again in the same run.
+_HOST_DOWN = (FetchErrorKind.UNREACHABLE, FetchErrorKind.TIMEOUT)
 
 
 def merge_page(article: Article, page: ExtractedPage) -> Article:
@@ -247,105 +276,89 @@ def merge_page(article: Article, page: ExtractedPage) -> Article:
     )
 
 
-def fetch_articles(
+def typical_lengths(articles: Sequence[Article]) -> dict[str, int]:
+    """Per feed, the median length of its entries' text (feeds with at least 3 entries)."""
+    lengths: dict[str, list[int]] = {}
+    for article in articles:
+        lengths.setdefault(article.feed_key, []).append(len(article.text))
+    return {k: int(statistics.median(v)) for k, v in lengths.items() if len(v) >= 3}
+
+
+def from_cache(article: Article, cache: ExtractCache) -> Article:
+    """``article`` with its page's text when the cache has it (replays never fetch)."""
+    page = cache.get(article.link) if article.link and not article.full_text else None
+    if page is None or len(page.text) < len(article.text.strip()):
+        return article
+    return merge_page(article, page)
+
+
+def add_full_text(
     articles: Sequence[Article],
     *,
-    mode_for: Callable[[Article], str],
-    client: httpx.Client | None = None,
-    timeout_s: float = 20,
-    max_bytes: int = 10_000_000,
+    http: Http,
+    modes: Mapping[str, FullText],
+    cache: ExtractCache,
     respect_robots: bool = True,
     allow_private: bool = False,
-    private_ok_feeds: frozenset[str] = frozenset(),
-    concurrency: int = 8,
-    per_host: int = 2,
-    cache: ExtractCache | None = None,
-    resolve: Resolver = system_resolve,
-    typical_chars_for: Callable[[Article], int | None] | None = None,
-    user_agent: str | None = None,
-) -> list[Article]:
-    """Return ``articles`` in the same order, those that need it (:func:`needs_full_text`
-    with ``mode_for(article)``) with the page's extracted text and ``full_text=True``.
+    private_feeds: frozenset[str] = frozenset(),
+    typical_chars: Mapping[str, int] | None = None,
+) -> FullTextReport:
+    """``articles`` in the same order, those that need it (:func:`needs_full_text` with the
+    mode of their feed in ``modes``, default auto) with the page's extracted text.
 
-    Never raises for one article: a failure (HTTP error, timeout, robots.txt, not HTML,
-    size cap, non-public address, no main text) keeps the article unchanged and logs one
-    WARNING naming the URL and the reason. ``resolve`` maps a host name to its addresses
-    for the SSRF guard (tests inject one); ``user_agent`` replaces :data:`USER_AGENT` in
-    requests and robots.txt matching.
+    Never raises for one article: a failure keeps the article unchanged, logs one warning
+    naming the URL and the reason, and is remembered in ``cache`` so the page is not asked
+    for again for a day. Links of feeds in ``private_feeds`` (read from disk or a private
+    address), or every link with ``allow_private``, may point at non-public addresses.
     """
+    typical = typical_chars or {}
     todo = [
         i
         for i, a in enumerate(articles)
-        if needs_full_text(a, mode_for(a), typical_chars_for(a) if typical_chars_for else None)
+        if a.link
+        and not cache.failed_recently(a.link)
+        and needs_full_text(a, modes.get(a.feed_key, "auto"), typical.get(a.feed_key))
     ]
     result = list(articles)
-    if not todo:
-        return result
-    agent = user_agent or USER_AGENT
-    own_client = client is None
-    open_http: httpx.Client | None = None
-    if client is None:
-        headers = {"User-Agent": agent}
-        http = httpx.Client(
-            timeout=timeout_s, headers=headers, transport=guarded_transport(resolve)
-        )
-        open_http = httpx.Client(timeout=timeout_s, headers=headers)
-    else:
-        http = client
-    fetcher = _Fetcher(
-        http, timeout_s, max_bytes, resolve, respect_robots, agent, open_client=open_http
-    )
     counts: Counter[str] = Counter()
-    counts_lock = threading.Lock()
-    host_limits: dict[str, threading.BoundedSemaphore] = {}
-    host_lock = threading.Lock()
+    if not todo:
+        return FullTextReport(tuple(result))
+    pages = _Pages(http, respect_robots=respect_robots)
 
-    def count(outcome: str) -> None:
-        with counts_lock:
-            counts[outcome] += 1
-
-    def one(article: Article) -> Article:
+    def one(article: Article) -> tuple[Article, str]:
         url = article.link
         assert url is not None
         feed_len = len(article.text.strip())
-        cached = cache.get(url) if cache is not None else None
+        cached = cache.get(url)
         if cached is not None and len(cached.text) >= feed_len:
-            count("cached")
-            return merge_page(article, cached)
-        host = (urlsplit(url).hostname or "").lower()
-        with host_lock:
-            gate = host_limits.setdefault(host, threading.BoundedSemaphore(max(1, per_host)))
-        private_ok = allow_private or article.feed_key in private_ok_feeds
+            return merge_page(article, cached), "cached"
+        private_ok = allow_private or article.feed_key in private_feeds
+        down = pages.gone(url)
+        if down is not None:
+            log.info("full text of %s not used: %s", url, down)
+            return article, "failed"
         try:
-            with gate:
-                final, body, charset = fetcher.page(url, private_ok=private_ok)
-            page = extract_html(decode_html(body, charset), url=final)
-        except (FetchFailed, ExtractError) as exc:
-            log.warning("full text of %s not used: %s; keeping the feed's text", url, exc)
-            count("failed")
-            return article
-        if cache is not None:
-            cache.put(url, page)
+            page = pages.page(url, private_ok=private_ok)
+        except (FetchError, ExtractError) as exc:
+            pages.warn(url, exc)
+            cache.failed(url, str(exc))
+            return article, "failed"
+        cache.put(url, page)
         if len(page.text) < feed_len:
             # The extractor most likely picked the wrong block; the feed's text is safer.
             log.warning("full text of %s not used: the page's text is shorter than the feed's", url)
-            count("failed")
-            return article
-        count("fetched")
-        return merge_page(article, page)
+            return article, "failed"
+        return merge_page(article, page), "fetched"
 
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-            order = _interleave_hosts(todo, articles)
-            for index, updated in zip(
-                order, pool.map(one, [articles[i] for i in order]), strict=True
-            ):
-                result[index] = updated
-    finally:
-        if own_client:
-            http.close()
-        if open_http is not None:
-            open_http.close()
+    for index, (updated, outcome) in fetch_by_host(
+        [articles[i] for i in todo],
+        one,
+        host=lambda a: host_of(a.link or ""),
+        per_host=http.per_host,
+        concurrency=http.concurrency,
+    ):
+        result[todo[index]] = updated
+        counts[outcome] += 1
     log.info(
         "full text: %d of %d articles needed it: %d fetched, %d from cache, %d kept the feed's",
         len(todo),
@@ -354,57 +367,37 @@ def fetch_articles(
         counts["cached"],
         counts["failed"],
     )
-    return result
-
-
-def _interleave_hosts(indices: list[int], articles: Sequence[Article]) -> list[int]:
-    # Round-robin over hosts so workers waiting on one busy host's limit do not hold up
-    # the pages of every other host queued behind it.
-    by_host: dict[str, list[int]] = {}
-    for i in indices:
-        by_host.setdefault(urlsplit(articles[i].link or "").hostname or "", []).append(i)
-    queues = list(by_host.values())
-    order: list[int] = []
-    for rank in range(max(len(q) for q in queues)):
-        order.extend(q[rank] for q in queues if rank < len(q))
-    return order
+    return FullTextReport(
+        tuple(result), fetched=counts["fetched"], cached=counts["cached"], failed=counts["failed"]
+    )
 
 
 def extract_source(
-    target: str,
-    *,
-    client: httpx.Client | None = None,
-    timeout_s: float = 20,
-    max_bytes: int = 10_000_000,
-    allow_private: bool = True,
-    resolve: Resolver = system_resolve,
+    target: str, *, http: Http | None = None, allow_private: bool = True
 ) -> ExtractedPage:
     """Extract a local HTML file or an http(s) URL the user named (``digest extract``).
 
-    The same fetch path as :func:`fetch_articles` but robots.txt is not consulted (a person
-    asked for this one page) and private addresses are allowed by default. Raises
-    :class:`ExtractError` with a one-line reason.
+    The same path as :func:`add_full_text` but robots.txt is not consulted (a person asked
+    for this one page) and private addresses are allowed by default. Raises ExtractError
+    with a one-line reason.
     """
     if re.match(r"https?://", target, re.I):
-        own_client = client is None
-        transport = None if allow_private else guarded_transport(resolve)
-        http = client or httpx.Client(
-            timeout=timeout_s, headers={"User-Agent": USER_AGENT}, transport=transport
-        )
+        own = http is None
+        client = http or Http()
         try:
-            fetcher = _Fetcher(http, timeout_s, max_bytes, resolve, respect_robots=False)
-            final, body, charset = fetcher.page(target, private_ok=allow_private)
-        except FetchFailed as exc:
-            raise ExtractError(f"cannot fetch {target}: {exc}") from exc
+            return _Pages(client, respect_robots=False).page(
+                target, private_ok=allow_private, robots=False
+            )
+        except FetchError as exc:
+            raise ExtractError(f"cannot fetch {target}: {exc}") from None
         finally:
-            if own_client:
-                http.close()
-        return extract_html(decode_html(body, charset), url=final)
+            if own:
+                client.close()
     path = Path(target)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ExtractError(
             f"cannot read {target}: {exc.strerror or exc}; give an HTML file or an http(s) URL"
-        ) from exc
+        ) from None
     return extract_html(data, url=None)

@@ -1,0 +1,60 @@
+"""Summaries for a digest: each article in its own language, cached in the store.
+
+The language of an article's summary: its feed's ``language:`` wins, then
+``summary.language:``, then detection from the text. The ``<language>`` a feed declares is
+not trusted (themes declare en-US on Indonesian sites).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from digest.config import Config
+from digest.models import Article, Summarizer, Summary
+from digest.store import Store
+from digest.text.summarize import summarize
+
+
+@dataclass(frozen=True)
+class Summarised:
+    """Each article (its language set from its summary) with its summary, in input order."""
+
+    items: tuple[tuple[Article, Summary], ...]
+    computed: int = 0
+
+
+def summarize_all(
+    config: Config,
+    articles: Sequence[Article],
+    *,
+    store: Store,
+    now: dt.datetime,
+    record: bool,
+    summarizer: Summarizer = summarize,
+) -> Summarised:
+    """Summarise every article, taking cached summaries by content hash; with ``record``
+    the new ones are cached."""
+    method = config.summary.method
+    count = config.summary.sentences
+    configured = {s.key: s.language for s in config.feed_sources()}
+    out: list[tuple[Article, Summary]] = []
+    fresh: list[tuple[str, int, str, Summary]] = []
+    for article in articles:
+        language = configured.get(article.feed_key, "auto")
+        if language == "auto":
+            language = config.summary.language
+        key = article.content_hash
+        summary = store.get_summary(key, method, count, language)
+        if summary is None:
+            summary = summarizer(
+                article.text, title=article.title, language=language, sentences=count, method=method
+            )
+            fresh.append((key, count, language, summary))
+        if summary.language not in ("", "und") and summary.language != article.language:
+            article = replace(article, language=summary.language)
+        out.append((article, summary))
+    if record and fresh:
+        store.put_summaries(fresh, now)
+    return Summarised(tuple(out), computed=len(fresh))
