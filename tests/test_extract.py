@@ -211,7 +211,7 @@ def test_check_url_uses_the_injected_resolver() -> None:
         check_url("http://169.254.169.254/latest/meta-data/", resolve=resolve)
     with pytest.raises(BlockedAddress, match="non-public"):
         check_url("http://[::1]:8080/", resolve=resolve)
-    with pytest.raises(FetchError, match="cannot reach nowhere.example.com"):
+    with pytest.raises(FetchError, match=r"cannot reach nowhere\.example\.com"):
         check_url("https://nowhere.example.com/", resolve=resolve)
     with pytest.raises(BlockedAddress, match="http"):
         check_url("file:///etc/passwd", resolve=resolve)
