@@ -27,12 +27,11 @@ from pydantic import (
 )
 
 from digest.errors import ConfigError
+from digest.i18n import is_language_code
 from digest.models import SUMMARY_METHODS, FeedSource
 
 ENV_VAR = "DIGEST_CONFIG"
 DEFAULT_NAME = "config.yaml"
-
-_LANG_RE = re.compile(r"^[a-z]{2,3}$")
 
 
 class _Model(BaseModel):
@@ -43,7 +42,7 @@ def _check_language(value: str, *, allow_auto: bool) -> str:
     value = value.strip().lower()
     if allow_auto and value == "auto":
         return value
-    if not _LANG_RE.match(value):
+    if not is_language_code(value):
         expected = "'auto' or " if allow_auto else ""
         raise ValueError(f"expected {expected}an ISO 639-1 code such as 'en' or 'id'")
     return value

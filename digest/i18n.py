@@ -168,6 +168,32 @@ _LANGUAGE_NAMES: dict[str, dict[str, str]] = {
 
 _LANG_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
 
+# ISO 639-1: the codes config.yaml, --lang and feeds use. A list, not a pattern, so that a
+# typo such as "xx" or "in" is refused instead of quietly disabling language rules.
+ISO_639_1 = frozenset(
+    """aa ab ae af ak am an ar as av ay az ba be bg bi bm bn bo br bs ca ce ch co cr cs cu cv
+    cy da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho
+    hr ht hu hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku
+    kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn
+    no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm
+    sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi
+    vo wa wo xh yi yo za zh zu""".split()  # noqa: SIM905 - a table reads best as words
+)
+
+
+def is_language_code(code: str) -> bool:
+    """Whether ``code`` is an ISO 639-1 code (lower case), the one test for config and CLI."""
+    return code in ISO_639_1
+
+
+def language_code(value: object) -> str | None:
+    """The ISO 639-1 code a declared language names (``en-US``, ``EN_gb``, ``id``), or None
+    for anything else: the one reading of the languages feeds and pages declare."""
+    if not isinstance(value, str):
+        return None
+    code = primary(value.strip())
+    return code if is_language_code(code) else None
+
 
 def primary(language: str | None) -> str:
     """The primary subtag of a language tag in lower case (``"pt-BR"`` -> ``"pt"``); "" if none."""

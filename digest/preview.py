@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import html
-import importlib.resources
 import ipaddress
 import json
 import logging
@@ -40,7 +39,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from digest.config import Config, load_config
 from digest.errors import ConfigError, DigestError, RenderError
-from digest.render import RenderedDigest
+from digest.models import utc_now
+from digest.render import RenderedDigest, builtin_templates_dir
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +80,6 @@ def default_build(config: Config, *, now: dt.datetime) -> RenderedDigest:
     from digest.pipeline import build_preview
 
     return build_preview(config, now=now)
-
-
-def utc_now() -> dt.datetime:
-    """The current time, timezone-aware UTC (the default clock)."""
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -155,22 +150,14 @@ def snapshot(paths: Iterable[Path]) -> dict[Path, Stamp]:
     return result
 
 
-def _builtin_templates_dir() -> Path | None:
-    # Watched too, so that editing the built-in templates in a source checkout rebuilds.
-    try:
-        root = Path(str(importlib.resources.files("digest.templates")))
-    except (ModuleNotFoundError, TypeError):
-        return None
-    return root if root.is_dir() else None
-
-
 def watched_paths(config: Config) -> list[Path]:
     """The inputs of a build besides the config file: templates, local feeds, feeds_file."""
     paths: list[Path] = []
     if config.templates_dir is not None:
         paths.append(config.templates_dir)
-    builtin = _builtin_templates_dir()
-    if builtin is not None:
+    # Watched too, so that editing the built-in templates in a source checkout rebuilds.
+    builtin = builtin_templates_dir()
+    if builtin.is_dir():
         paths.append(builtin)
     if config.feeds_file is not None:
         paths.append(config.feeds_file)

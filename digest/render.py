@@ -273,7 +273,7 @@ def sanitize_html(fragment: str | None) -> Markup:
 # --------------------------------------------------------------------------- environment
 
 
-def _builtin_templates_dir() -> Path:
+def builtin_templates_dir() -> Path:
     """The folder of the built-in templates (the ``digest.templates`` package)."""
     try:
         root = importlib.resources.files("digest.templates")
@@ -303,7 +303,7 @@ def make_environment(templates_dir: Path | None) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = []
     if templates_dir is not None:
         loaders.append(jinja2.FileSystemLoader(str(templates_dir)))
-    loaders.append(jinja2.FileSystemLoader(str(_builtin_templates_dir())))
+    loaders.append(jinja2.FileSystemLoader(str(builtin_templates_dir())))
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=jinja2.select_autoescape(

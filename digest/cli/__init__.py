@@ -24,7 +24,7 @@ import click
 from digest import __version__
 from digest.cli.common import CliState, parse_date, pass_state, run, setup_logging
 from digest.errors import ConfigError, DigestError
-from digest.models import SUMMARY_METHODS, ExtractedPage
+from digest.models import SUMMARY_METHODS, ExtractedPage, utc_now
 
 METHOD_CHOICE = click.Choice(SUMMARY_METHODS)
 
@@ -177,7 +177,7 @@ def check(state: CliState) -> None:
             sources,
             http=http,
             allow_private=config.fetch.allow_private,
-            now=dt.datetime.now(dt.UTC),
+            now=utc_now(),
         )
     bad = 0
     for index, item in enumerate(checks):

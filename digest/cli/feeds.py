@@ -7,7 +7,6 @@ Feeds listed under ``feeds:`` in config.yaml are shown and exported, but edited 
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import click
@@ -15,7 +14,7 @@ import click
 from digest.cli.common import CliState, pass_state, run
 from digest.config import Config
 from digest.errors import ConfigError
-from digest.models import FeedSource
+from digest.models import FeedSource, utc_now
 
 NO_FEEDS_FILE = (
     "config.yaml sets no feeds_file, so there is nowhere to keep subscriptions; "
@@ -114,7 +113,7 @@ def _checked(config: Config, source: FeedSource) -> FeedSource:
             [source],
             http=http,
             allow_private=config.fetch.allow_private,
-            now=dt.datetime.now(dt.UTC),
+            now=utc_now(),
         )
     if checked.parsed is None:
         raise FeedError(f"{source.url}: {checked.error} (or add it anyway with --no-check)")

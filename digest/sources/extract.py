@@ -20,59 +20,11 @@ import trafilatura
 
 from digest.errors import ExtractError
 from digest.models import ExtractedPage, Image
+from digest.sources.netguard import acceptable_image
 from digest.text.clean import clean_text
 from digest.text.language import detect_language
 
 # ---------------------------------------------------------------- images
-
-_TRACKER_HOSTS = (
-    "feeds.feedburner.com",
-    "feedproxy.google.com",
-    "doubleclick.net",
-    "google-analytics.com",
-    "googletagmanager.com",
-    "stats.wordpress.com",
-    "pixel.wp.com",
-    "quantserve.com",
-    "scorecardresearch.com",
-    "facebook.com",
-    "facebook.net",
-    "pixel.quantserve.com",
-    "analytics.twitter.com",
-    "t.co",
-    "bat.bing.com",
-    "sb.scorecardresearch.com",
-    "mc.yandex.ru",
-    "counter.yadro.ru",
-    "feedblitz.com",
-    "feedsportal.com",
-    "pheedo.com",
-    "ads.",
-)
-_TRACKER_PATH = re.compile(
-    r"(/~r/|/~ff/|/pixel[./_]|/tracking|/beacon|/1x1\.|/spacer\.|/blank\.gif)", re.I
-)
-MIN_IMAGE_PX = 50
-
-
-def acceptable_image(url: str | None, width: int | None, height: int | None) -> bool:
-    """True for a real picture: http(s) URL, both dimensions known and at least 50 px, not
-    a tracking pixel or a known tracking host."""
-    if not url or width is None or height is None:
-        return False
-    if width < MIN_IMAGE_PX or height < MIN_IMAGE_PX:
-        return False
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return False
-    host = parts.hostname.lower()
-    if host.startswith(("pixel.", "ads.", "ad.", "tracking.", "track.", "stats.")):
-        return False
-    for tracker in _TRACKER_HOSTS:
-        if host == tracker or host.endswith("." + tracker):
-            return False
-    return not _TRACKER_PATH.search(parts.path)
-
 
 # ---------------------------------------------------------------- decoding and metadata
 

@@ -25,7 +25,8 @@ longest of the content elements and the summary, as plain text. ``full_text`` is
 text of 1,000+ characters, or 400+ from a content element, unless it ends like a teaser
 ("…", "Continue reading", "Weiterlesen", "Baca selengkapnya" ...). ``image`` comes from
 media:thumbnail / media:content / image enclosures only with known width and height (both
-at least 50 px: no tracking pixels). ``language`` is the source's when set, else the
+large enough to be a picture, never a tracker: see
+``digest.sources.netguard.acceptable_image``). ``language`` is the source's when set, else the
 entry's or feed's declared one (``en-GB`` -> ``en``), else None.
 """
 
@@ -51,7 +52,10 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import feedparser
 
 from digest.errors import ParseError
+from digest.i18n import language_code
 from digest.models import Article, FeedProblem, FeedSource, FetchResult, Image, ParsedFeed
+from digest.sources.http import looks_like_html
+from digest.sources.netguard import acceptable_image
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +64,6 @@ FULL_TEXT_MIN_CHARS = 1000
 # A content element (content:encoded, atom:content, content_html) counts as the whole
 # article from this length on; shorter ones are teasers copied into the content slot.
 FULL_CONTENT_MIN_CHARS = 400
-# Images smaller than this (either side) are icons or tracking pixels.
-MIN_IMAGE_SIDE = 50
 # Dates further than this in the future are typos or time-zone bugs: taken as "now".
 FUTURE_SLACK = dt.timedelta(days=1)
 
@@ -116,7 +118,6 @@ _TEASER_END = re.compile(
     re.IGNORECASE,
 )
 _WS = re.compile(r"[ \t\r\f\v\u00a0]+")
-_LANG = re.compile(r"^([a-zA-Z]{2})(?:[-_].*)?$")
 
 
 # --- URLs -----------------------------------------------------------------------------
@@ -275,11 +276,8 @@ def _sane_date(when: dt.datetime | None, now: dt.datetime) -> dt.datetime | None
 
 
 def normalize_language(value: Any) -> str | None:
-    """``en-US`` / ``EN_gb`` / ``de`` -> a lower-case 2-letter code; None for anything else."""
-    if not value or not isinstance(value, str):
-        return None
-    match = _LANG.match(value.strip())
-    return match.group(1).lower() if match else None
+    """``en-US`` / ``EN_gb`` / ``de`` -> a lower-case ISO 639-1 code; None for anything else."""
+    return language_code(value)
 
 
 # --- images ---------------------------------------------------------------------------
@@ -304,9 +302,7 @@ def _pick_image(candidates: Iterable[Mapping[str, Any]], base: str | None) -> Im
         if (mime and not mime.startswith("image/")) or (medium and medium != "image"):
             continue
         width, height = _int(item.get("width")), _int(item.get("height"))
-        if width is None or height is None:
-            continue
-        if width < MIN_IMAGE_SIDE or height < MIN_IMAGE_SIDE:
+        if width is None or height is None or not acceptable_image(url, width, height):
             continue
         if best is None or width * height > best.width * best.height:
             best = Image(url=url, width=width, height=height, alt=str(item.get("alt") or ""))
@@ -358,11 +354,6 @@ def _lower_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
 def _looks_like_json(body: bytes) -> bool:
     head = body[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
     return head.startswith(b"{")
-
-
-def _looks_like_html(body: bytes) -> bool:
-    head = body[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:512]
 
 
 def _make_articles(
@@ -548,7 +539,7 @@ def _xml_feed(
     entries = parsed.get("entries") or []
     # Unknown formats (CDF) still count when they gave anything; an HTML page's <title>
     # does not make it a feed.
-    if not entries and not parsed.get("version") and (_looks_like_html(body) or not feed):
+    if not entries and not parsed.get("version") and (looks_like_html(body) or not feed):
         raise ParseError(_unreadable(body, source, parsed))
     title = _to_text(str(feed.get("title") or ""), (feed.get("title_detail") or {}).get("type"))
     title = _one_line(title)
@@ -602,7 +593,7 @@ def _unreadable(body: bytes, source: FeedSource, parsed: Any = None) -> str:
     what = source.label
     if not body.strip():
         return f"{what}: empty response, no feed; check the URL or remove the feed"
-    if _looks_like_html(body):
+    if looks_like_html(body):
         links = discover_feed_links(body, source.url or "")
         hint = f"; its feed seems to be {links[0]}" if links else ""
         return (

@@ -22,7 +22,7 @@ from dataclasses import replace
 from http import HTTPStatus
 
 from digest.errors import FetchError
-from digest.models import FeedSource, FetchResult
+from digest.models import FeedSource, FetchResult, utc_now
 from digest.sources.http import Http, fetch_by_host, host_of
 from digest.sources.netguard import is_public_ip
 
@@ -65,7 +65,7 @@ def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> f
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utc_now()
     return max(0.0, (when - now).total_seconds())
 
 

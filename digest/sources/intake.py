@@ -26,6 +26,7 @@ from digest.models import (
     FeedStatus,
     FetchResult,
     ParsedFeed,
+    utc_now,
 )
 from digest.sources import feeds as feeds_mod
 from digest.sources import fetch as fetch_mod
@@ -313,7 +314,7 @@ def read_feed(target: str, *, http: Http, now: dt.datetime | None = None) -> Par
     """One feed from a file or an http(s) URL, parsed, for `digest parse`: a person named
     it, so it may be on a private address. Raises FetchError or ParseError (one line) when
     nothing could be read."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utc_now()
     if target.lower().startswith(("http://", "https://")):
         source = FeedSource(url=target)
     else:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import socket
 import threading
 import urllib.robotparser
@@ -94,6 +95,77 @@ def check_url(
             url=url,
         )
 
+
+# ---------------------------------------------------------------- images
+
+_TRACKER_HOSTS = (
+    "feeds.feedburner.com",
+    "feedproxy.google.com",
+    "doubleclick.net",
+    "google-analytics.com",
+    "googletagmanager.com",
+    "stats.wordpress.com",
+    "pixel.wp.com",
+    "quantserve.com",
+    "scorecardresearch.com",
+    "facebook.com",
+    "facebook.net",
+    "pixel.quantserve.com",
+    "analytics.twitter.com",
+    "t.co",
+    "bat.bing.com",
+    "sb.scorecardresearch.com",
+    "mc.yandex.ru",
+    "counter.yadro.ru",
+    "feedblitz.com",
+    "feedsportal.com",
+    "pheedo.com",
+    "ads.",
+)
+_TRACKER_PATH = re.compile(
+    r"(/~r/|/~ff/|/pixel[./_]|/tracking|/beacon|/1x1\.|/spacer\.|/blank\.gif)", re.I
+)
+# Smaller than this on either side: an icon, a spacer or a tracking pixel, not a picture.
+MIN_IMAGE_SIDE = 80
+
+
+def _private_host(host: str) -> bool:
+    """A host an email must never make the reader's mail client contact: a loopback,
+    private or link-local address, or a name that only means something on a local network.
+    (No DNS here: a rendered email is opened elsewhere, later.)"""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return host == "localhost" or host.endswith(_LOCAL_SUFFIXES) or "." not in host
+    return not is_public_ip(host)
+
+
+_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home", ".home.arpa", ".intranet")
+
+
+def acceptable_image(url: str | None, width: int | None, height: int | None) -> bool:
+    """The one rule for a picture worth showing: an http(s) URL on a public host, both
+    dimensions known and at least MIN_IMAGE_SIDE, not a tracking pixel or tracking host."""
+    if not url or width is None or height is None:
+        return False
+    if width < MIN_IMAGE_SIDE or height < MIN_IMAGE_SIDE:
+        return False
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https") or not host or _private_host(host):
+        return False
+    if host.startswith(("pixel.", "ads.", "ad.", "tracking.", "track.", "stats.")):
+        return False
+    for tracker in _TRACKER_HOSTS:
+        if host == tracker or host.endswith("." + tracker):
+            return False
+    return not _TRACKER_PATH.search(parts.path)
+
+
+# ---------------------------------------------------------------- robots.txt
 
 _DISALLOW_ALL = ["User-agent: *", "Disallow: /"]
 

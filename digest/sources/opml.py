@@ -10,7 +10,6 @@ attributes, comments, unknown outlines) and are written atomically (temp file, t
 
 from __future__ import annotations
 
-import datetime as dt
 import email.utils
 import os
 import re
@@ -23,7 +22,7 @@ from pathlib import Path
 import listparser
 
 from digest.errors import ConfigError, DigestError
-from digest.models import FeedSource
+from digest.models import FeedSource, utc_now
 
 _HTTP = re.compile(r"^https?://[^\s/?#]+", re.IGNORECASE)
 
@@ -78,9 +77,7 @@ def opml_document(sources: Iterable[FeedSource], *, title: str = "digest feeds")
     root = ET.Element("opml", {"version": "2.0"})
     head = ET.SubElement(root, "head")
     ET.SubElement(head, "title").text = title
-    ET.SubElement(head, "dateCreated").text = email.utils.format_datetime(
-        dt.datetime.now(dt.UTC), usegmt=True
-    )
+    ET.SubElement(head, "dateCreated").text = email.utils.format_datetime(utc_now(), usegmt=True)
     body = ET.SubElement(root, "body")
     folders: dict[str, ET.Element] = {}
     for source in sources:
