@@ -17,22 +17,22 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from digest import pipeline
 from digest.config import Config
 from digest.errors import LockError
-from digest.mail import (
+from digest.mail import Mailer, make_mailer
+from digest.models import utc_now
+from digest.outbox import (
     DeliveryReport,
-    Mailer,
     RecipientResult,
     RecipientStatus,
     deliver,
-    make_mailer,
     retry_due,
     send_test_copy,
     write_eml,
 )
-from digest.models import utc_now
 from digest.render import RenderedDigest
 from digest.store import OutboxStatus, Store, open_store
 
@@ -83,6 +83,17 @@ def _already(store: Store, date: dt.date, recipients: Sequence[str]) -> Delivery
     return DeliveryReport(date=date, results=tuple(results))
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What every delivery step of one run needs."""
+
+    config: Config
+    now: Clock
+    mailer: Mailer
+    sleep: Callable[[float], None]
+    max_retry_s: float
+
+
 def send(
     config: Config,
     date: dt.date | None = None,
@@ -102,7 +113,7 @@ def send(
     ``dry_run``: write <date>.<recipient>.eml files in the output folder, send nothing.
     Earlier dates with deliveries still due are retried too. Returns one report per date.
     """
-    email = config.require_email()
+    config.require_email()
     day = date or config.local_date(now())
     if dry_run:
         preview = pipeline.build_dry(config, now=now(), date=day)
@@ -118,55 +129,63 @@ def send(
             )
         ]
     # Made first, so a missing password variable fails before anything is built or claimed.
-    transport = mailer or default_mailer(config)
+    run = _Run(config, now, mailer or default_mailer(config), sleep, max_retry_s)
     with Store(config.state) as store, store.lock():
         if to:
-            copy = pipeline.build_dry(config, now=now(), date=day, store=store)
-            report = send_test_copy(
-                config,
-                date=day,
-                to=to,
-                mailer=transport,
-                now=now,
-                rendered=copy.rendered,
-                item_count=len(copy.digest.items),
-                sleep=sleep,
-                max_retry_s=max_retry_s,
-            )
-            return [report]
-        recipients = list(dict.fromkeys(email.to))
-        if not force and store.outbox_settled(day, recipients):
-            # Nothing to send for D: don't fetch the feeds again just to find that out.
-            reports = [_already(store, day, recipients)]
-        else:
-            built = digest_for_delivery(config, store=store, date=day, now=now())
-            reports = [
-                deliver(
-                    config,
-                    date=day,
-                    store=store,
-                    mailer=transport,
-                    now=now,
-                    rendered=built.rendered,
-                    item_count=len(built.digest.items),
-                    force=force,
-                    sleep=sleep,
-                    max_retry_s=max_retry_s,
-                )
-            ]
+            return [_test_copy(run, store, day, to)]
+        reports = [_deliver_date(run, store, day, force=force)]
         earlier = [d for d in store.outbox_due_dates(now()) if d != day]
         if earlier:
-            reports += retry_due(
-                config,
-                store=store,
-                mailer=transport,
-                now=now,
-                rendered_for=_replay(config, store, now),
-                dates=earlier,
-                sleep=sleep,
-                max_retry_s=max_retry_s,
-            )
+            reports += _retry(run, store, earlier)
     return reports
+
+
+def _test_copy(run: _Run, store: Store, day: dt.date, to: Sequence[str]) -> DeliveryReport:
+    copy = pipeline.build_dry(run.config, now=run.now(), date=day, store=store)
+    return send_test_copy(
+        run.config,
+        date=day,
+        to=to,
+        mailer=run.mailer,
+        now=run.now,
+        rendered=copy.rendered,
+        item_count=len(copy.digest.items),
+        sleep=run.sleep,
+        max_retry_s=run.max_retry_s,
+    )
+
+
+def _deliver_date(run: _Run, store: Store, day: dt.date, *, force: bool) -> DeliveryReport:
+    recipients = list(dict.fromkeys(run.config.require_email().to))
+    if not force and store.outbox_settled(day, recipients):
+        # Nothing to send for D: don't fetch the feeds again just to find that out.
+        return _already(store, day, recipients)
+    built = digest_for_delivery(run.config, store=store, date=day, now=run.now())
+    return deliver(
+        run.config,
+        date=day,
+        store=store,
+        mailer=run.mailer,
+        now=run.now,
+        rendered=built.rendered,
+        item_count=len(built.digest.items),
+        force=force,
+        sleep=run.sleep,
+        max_retry_s=run.max_retry_s,
+    )
+
+
+def _retry(run: _Run, store: Store, dates: Sequence[dt.date] | None) -> list[DeliveryReport]:
+    return retry_due(
+        run.config,
+        store=store,
+        mailer=run.mailer,
+        now=run.now,
+        rendered_for=_replay(run.config, store, run.now),
+        dates=dates,
+        sleep=run.sleep,
+        max_retry_s=run.max_retry_s,
+    )
 
 
 def send_due(
@@ -186,14 +205,8 @@ def send_due(
             return []
         try:
             with store.lock(wait=False):
-                return retry_due(
-                    config,
-                    store=store,
-                    mailer=mailer_factory(config),
-                    now=now,
-                    rendered_for=_replay(config, store, now),
-                    sleep=sleep,
-                    max_retry_s=max_retry_s,
+                return _retry(
+                    _Run(config, now, mailer_factory(config), sleep, max_retry_s), store, None
                 )
         except LockError:
             log.debug("another digest process is delivering; retrying later")

@@ -21,8 +21,9 @@ import schedule
 from digest import delivery
 from digest.config import Config
 from digest.errors import ConfigError, DigestError
-from digest.mail import DeliveryReport, Mailer
+from digest.mail import Mailer
 from digest.models import utc_now
+from digest.outbox import DeliveryReport
 from digest.store import Store, open_store
 
 log = logging.getLogger(__name__)

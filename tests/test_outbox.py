@@ -11,15 +11,8 @@ from typing import Any
 import pytest
 
 from digest.errors import MailError
-from digest.mail import (
-    DeliveryReport,
-    SmtpMailer,
-    deliver,
-    make_mailer,
-    retry_due,
-    send_test_copy,
-    write_eml,
-)
+from digest.mail import SmtpMailer, make_mailer
+from digest.outbox import DeliveryReport, deliver, retry_due, send_test_copy, write_eml
 from digest.render import RenderedDigest
 from digest.store import Store
 from tests.smtp_server import DISCONNECT, SmtpServer, free_port, make_config

@@ -14,7 +14,8 @@ import pytest
 import time_machine
 
 from digest.config import Config
-from digest.mail import deliver, make_mailer
+from digest.mail import make_mailer
+from digest.outbox import deliver
 from digest.render import RenderedDigest
 from digest.scheduler import (
     META_LAST_SLOT,

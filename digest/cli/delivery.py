@@ -17,8 +17,8 @@ import click
 from digest import delivery
 from digest.cli.common import CliState, parse_date, pass_state, run
 from digest.config import check_address
-from digest.mail import DeliveryReport, RecipientResult, RecipientStatus
 from digest.models import utc_now
+from digest.outbox import DeliveryReport, RecipientResult, RecipientStatus
 from digest.scheduler import Scheduler, last_and_next
 
 
