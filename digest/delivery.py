@@ -28,6 +28,7 @@ from digest.outbox import (
     DeliveryReport,
     RecipientResult,
     RecipientStatus,
+    create_rows,
     deliver,
     retry_due,
     send_test_copy,
@@ -47,15 +48,16 @@ def default_mailer(config: Config) -> Mailer:
 
 
 def digest_for_delivery(
-    config: Config, *, store: Store, date: dt.date, now: dt.datetime
+    config: Config, *, store: Store, date: dt.date, now: dt.datetime, force: bool = False
 ) -> pipeline.Built:
-    """D's digest as it is mailed: a past date already built is replayed as recorded;
-    otherwise a real build whose files are written before it is recorded."""
-    today = config.local_date(now)
-    if date < today and any(d.date == date for d in store.digests()):
-        digest, rendered = pipeline.render_recorded(config, date=date, now=now, store=store)
-        return pipeline.Built(digest, rendered)
-    out = pipeline.build_and_write(config, now=now, date=date, store=store)
+    """D's digest as it is mailed. A date already mailed (or older than the latest digest)
+    is replayed as recorded; otherwise D is built, its files written, and only then recorded
+    together with its outbox rows, in one transaction (:func:`pipeline.plan`)."""
+
+    def rows(db: Store, item_count: int) -> None:
+        create_rows(config, db, date, item_count, force=force)
+
+    out = pipeline.build_and_write(config, now=now, date=date, store=store, outbox=rows)
     return pipeline.Built(out.digest, out.rendered)
 
 
@@ -160,7 +162,7 @@ def _deliver_date(run: _Run, store: Store, day: dt.date, *, force: bool) -> Deli
     if not force and store.outbox_settled(day, recipients):
         # Nothing to send for D: don't fetch the feeds again just to find that out.
         return _already(store, day, recipients)
-    built = digest_for_delivery(run.config, store=store, date=day, now=run.now())
+    built = digest_for_delivery(run.config, store=store, date=day, now=run.now(), force=force)
     return deliver(
         run.config,
         date=day,

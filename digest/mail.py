@@ -73,13 +73,22 @@ def domain_of(value: str) -> str:
     return addr.rpartition("@")[2].lower() or "localhost"
 
 
-def make_message_id(date: dt.date, recipient: str, from_addr: str, *, nonce: str = "") -> str:
-    """A Message-ID stable for one (date, recipient, nonce), on the sender's domain.
+def normalize_address(value: str) -> str:
+    """The mailbox ``value`` names, as one key: the bare address without a display name,
+    lower-cased (``Reader <A@X.test>`` and ``a@x.test`` are one mailbox)."""
+    return (address_of(value) or value).strip().lower()
 
-    A resend after a crash reuses it, so the receiver collapses the duplicate; ``--force``
-    passes a fresh nonce to get a new one.
+
+def make_message_id(
+    date: dt.date, recipient: str, from_addr: str, *, list_id: str = "", nonce: str = ""
+) -> str:
+    """A Message-ID stable for one (digest, date, recipient, nonce), on the sender's domain.
+
+    The digest is named by its List-Id, so two digests sent to one reader on one day never
+    share an id. A resend after a crash reuses it, so the receiver collapses the duplicate;
+    ``--force`` passes a fresh nonce to get a new one.
     """
-    key = f"{date.isoformat()}\0{address_of(recipient).lower()}\0{nonce}".encode()
+    key = f"{list_id}\0{date.isoformat()}\0{normalize_address(recipient)}\0{nonce}".encode()
     digest = hashlib.sha256(key).hexdigest()[:24]
     return f"<digest.{date.isoformat()}.{digest}@{domain_of(from_addr)}>"
 

@@ -23,7 +23,16 @@ from pathlib import Path
 
 from digest.config import Config
 from digest.errors import MailError, PermanentMailError, TemporaryMailError
-from digest.mail import POLICY, Mailer, Rendered, address_of, compose, make_list_id, make_message_id
+from digest.mail import (
+    POLICY,
+    Mailer,
+    Rendered,
+    address_of,
+    compose,
+    make_list_id,
+    make_message_id,
+    normalize_address,
+)
 from digest.render import format_subject
 from digest.store import OutboxRow, OutboxStatus, Store, owner_id
 
@@ -160,12 +169,49 @@ def _message(
         rendered.html,
         rendered.text,
         email=email_config,
-        recipient=recipient,
+        # The outbox keys on the bare address; the To: header keeps the configured name.
+        recipient=recipients_of(config).get(normalize_address(recipient), recipient),
         subject=subject,
         message_id=message_id,
         date=date,
         list_id=make_list_id(config.title, email_config.from_),
     )
+
+
+def recipients_of(config: Config) -> dict[str, str]:
+    """The configured recipients, one per mailbox: normalised address -> the address as
+    written (its display name goes into the To: header; the outbox keys on the first)."""
+    out: dict[str, str] = {}
+    for value in config.require_email().to:
+        out.setdefault(normalize_address(value), value)
+    return out
+
+
+def message_id_for(config: Config, date: dt.date, *, nonce: str = "") -> Callable[[str], str]:
+    """How the outbox names each recipient's message of ``date`` for this digest."""
+    email_config = config.require_email()
+    list_id = make_list_id(config.title, email_config.from_)
+
+    def make(recipient: str) -> str:
+        return make_message_id(date, recipient, email_config.from_, list_id=list_id, nonce=nonce)
+
+    return make
+
+
+def create_rows(
+    config: Config, store: Store, date: dt.date, item_count: int, *, force: bool = False
+) -> bool:
+    """Create the outbox rows of ``date`` (``force``: anew, with new Message-IDs); none for
+    an empty digest unless ``email.send_empty``. Returns whether there is anything to send."""
+    email_config = config.require_email()
+    if item_count == 0 and not email_config.send_empty:
+        return False
+    keys = list(recipients_of(config))
+    if force:
+        store.outbox_force(date, keys, message_id_for(config, date, nonce=uuid.uuid4().hex))
+    else:
+        store.outbox_add(date, keys, message_id_for(config, date))
+    return True
 
 
 def deliver(
@@ -191,19 +237,10 @@ def deliver(
     ``email.send_empty``. A plain MailError (authentication, TLS) releases every claimed row
     as due and propagates.
     """
-    email_config = config.require_email()
-    recipients = list(dict.fromkeys(email_config.to))
-    if item_count == 0 and not email_config.send_empty:
+    recipients = list(recipients_of(config))
+    if not create_rows(config, store, date, item_count, force=force):
         log.info("nothing new for %s; not sending (email.send_empty is false)", date)
         return DeliveryReport(date=date, skipped_empty=True)
-    from_addr = email_config.from_
-    if force:
-        nonce = uuid.uuid4().hex
-        store.outbox_force(
-            date, recipients, lambda r: make_message_id(date, r, from_addr, nonce=nonce)
-        )
-    else:
-        store.outbox_add(date, recipients, lambda r: make_message_id(date, r, from_addr))
     owner = owner or owner_id()
     # Rows of recipients since removed from the config are sent too: they were promised.
     claimed = store.outbox_claim(now(), owner, date)
@@ -385,7 +422,7 @@ def send_test_copy(
 
     Each copy gets a fresh Message-ID so it is never collapsed with the daily delivery.
     """
-    email_config = config.require_email()
+    config.require_email()
     subject = _subject(config, date, item_count)
     jobs = [
         _Job(
@@ -395,9 +432,7 @@ def send_test_copy(
                 rendered,
                 recipient=addr,
                 subject=subject,
-                message_id=make_message_id(
-                    date, addr, email_config.from_, nonce=f"test-{uuid.uuid4().hex}"
-                ),
+                message_id=message_id_for(config, date, nonce=f"test-{uuid.uuid4().hex}")(addr),
                 date=now(),
             ),
         )
@@ -450,7 +485,7 @@ def write_eml(
             rendered,
             recipient=recipient,
             subject=subject,
-            message_id=make_message_id(date, recipient, email_config.from_),
+            message_id=message_id_for(config, date)(recipient),
             date=now(),
         )
         path = out_dir / eml_name(date, recipient)

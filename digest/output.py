@@ -79,6 +79,15 @@ def headline_summary(digest: Digest) -> str:
     return " · ".join(item.article.title for item in digest.items[:3])
 
 
+def write_parts(digest: Digest, rendered: RenderedDigest, out: Path) -> Written:
+    """Write only <date>.html and <date>.txt into ``out`` (a dry run's preview)."""
+    html_path = out / f"{digest.date.isoformat()}.html"
+    text_path = out / f"{digest.date.isoformat()}.txt"
+    write_atomic(html_path, rendered.html)
+    write_atomic(text_path, rendered.text)
+    return Written(html_path, text_path)
+
+
 def write_outputs(
     config: Config,
     digest: Digest,
@@ -91,10 +100,7 @@ def write_outputs(
     ``output.dir``). ``past`` are the digests recorded so far; those with a page in the
     folder are listed in the archive."""
     out = out_dir or config.output.dir
-    html_path = out / f"{digest.date.isoformat()}.html"
-    text_path = out / f"{digest.date.isoformat()}.txt"
-    write_atomic(html_path, rendered.html)
-    write_atomic(text_path, rendered.text)
+    written = write_parts(digest, rendered, out)
     records = {
         r.date: (r.date, r.title, r.items, r.summary)
         for r in past
@@ -110,4 +116,4 @@ def write_outputs(
         out / "feed.xml",
         render_atom(entries, title=config.title, base_url=None, updated=digest.generated_at),
     )
-    return Written(html_path, text_path)
+    return written

@@ -13,12 +13,14 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 
 from digest import rank
 from digest.config import Config
+from digest.errors import DigestError
 from digest.models import (
     Digest,
     DigestSection,
@@ -29,12 +31,12 @@ from digest.models import (
     Summarizer,
     utc_now,
 )
-from digest.output import Written, headline_summary, write_outputs
+from digest.output import headline_summary, write_outputs, write_parts
 from digest.render import RenderedDigest, RenderOptions, fit_and_render
 from digest.select import Selection, select
 from digest.sources import intake, pages
 from digest.sources.http import Http
-from digest.store import Store, open_store
+from digest.store import Changes, Store, open_store
 from digest.text.summaries import summarize_all
 from digest.text.summarize import summarize
 
@@ -43,10 +45,54 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Built:
-    """A digest as it will be mailed (fitted to the size cap) and its rendering."""
+    """A digest as it will be mailed (fitted to the size cap), its rendering, and what
+    recording it writes besides the digest itself (feed health, articles, caches)."""
 
     digest: Digest
     rendered: RenderedDigest
+    changes: Changes = field(default_factory=Changes)
+
+
+class Plan(StrEnum):
+    """What a build of a date does."""
+
+    BUILD = "build"  # a new digest, or the latest one again before it was mailed
+    REPLAY = "replay"  # exactly what was recorded (sealed, or older than the latest)
+
+
+# How far back a new digest may be dated: a missed day or a week's holiday, not a year.
+OLDEST_NEW_DIGEST = dt.timedelta(days=7)
+
+
+def plan(config: Config, store: Store, date: dt.date, now: dt.datetime, *, dry_run: bool) -> Plan:
+    """Digests go forward. A date with a digest is replayed once its delivery has begun
+    (sealed), once it is past, or when a later digest exists; today's (or tomorrow's), not
+    yet mailed, is built again with what arrived since. A new digest may be dated after the latest one, at most a day
+    after today and at most a week before it; other dates are refused (DigestError), except
+    in a dry run, which may preview any date."""
+    today = config.local_date(now)
+    latest = store.latest_digest_date()
+    if store.digest_record(date) is not None:
+        past = date < today or (latest is not None and date < latest)
+        return Plan.REPLAY if past or store.delivery_begun(date) else Plan.BUILD
+    if dry_run:
+        return Plan.BUILD
+    if latest is not None and date <= latest:
+        raise DigestError(
+            f"{date}: digests go forward and the latest is {latest}; a date without a digest "
+            "before it cannot take articles now (--dry-run previews any date)"
+        )
+    if date > today + dt.timedelta(days=1):
+        raise DigestError(
+            f"{date}: more than a day after today ({today} in {config.timezone}); "
+            "digests are built for today or tomorrow (--dry-run previews any date)"
+        )
+    if date < today - OLDEST_NEW_DIGEST:
+        raise DigestError(
+            f"{date}: more than a week before today ({today}); a new digest cannot be "
+            "dated that far back (--dry-run previews any date)"
+        )
+    return Plan.BUILD
 
 
 @dataclass(frozen=True)
@@ -113,46 +159,46 @@ def compose(
     date: dt.date,
     store: Store,
     http: Http,
-    record: bool,
     replay: bool = False,
     summarizer: Summarizer = summarize,
     progress: bool = False,
 ) -> Built:
-    """Run the stages for the digest of ``date``; records feeds, articles and caches when
-    ``record`` (never the digest itself: see :func:`record`)."""
+    """Run the stages for the digest of ``date``. Writes nothing: what recording it takes
+    is in ``Built.changes`` (see :func:`record`)."""
     stages = _Stages()
     if replay:
         # A replay never touches the network: pages come from the store's cache only, so
         # the same text is summarised as when the date was built.
         gathered = None
         pool = rank.recorded(store, date)
-        cache = pages.PageCache(store, now, write=False)
-        articles = [pages.from_cache(c.article, cache) for c in pool.candidates]
-        fetched = 0
+        articles = [
+            pages.from_cache(c.article, pages.PageCache(store, now)) for c in pool.candidates
+        ]
+        fetched, changes = 0, Changes()
     else:
         gathered = intake.gather(
-            config, http=http, store=store, now=now, record=record, date=date, progress=progress
+            config, http=http, store=store, now=now, date=date, progress=progress
         )
         stages.done("gather")
         pool = rank.candidates(
             config, gathered.articles, gathered.first_seen, date=date, now=now, store=store
         )
         stages.done("candidates")
+        cache = pages.PageCache(store, now)
         full = pages.add_full_text(
             [c.article for c in pool.candidates],
             http=http,
             modes={s.key: s.full_text for s in config.feed_sources()},
-            cache=pages.PageCache(store, now, write=record),
+            cache=cache,
             respect_robots=config.fetch.respect_robots,
             allow_private=config.fetch.allow_private,
             private_feeds=gathered.private_feeds,
             typical_chars=pages.typical_lengths(gathered.articles),
         )
         articles, fetched = list(full.articles), full.fetched
+        changes = gathered.changes + cache.changes
     stages.done("full text")
-    summarised = summarize_all(
-        config, articles, store=store, now=now, record=record, summarizer=summarizer
-    )
+    summarised = summarize_all(config, articles, store=store, summarizer=summarizer)
     stages.done("summarize")
     candidates = [
         replace(c, article=a, summary=s)
@@ -208,7 +254,7 @@ def compose(
         digest.feed_count,
         len(digest.problems),
     )
-    return Built(digest, rendered)
+    return Built(digest, rendered, changes + summarised.changes)
 
 
 def _with_overflow(selection: Selection, overflow: Mapping[str, int]) -> tuple[DigestSection, ...]:
@@ -226,20 +272,43 @@ def _with_overflow(selection: Selection, overflow: Mapping[str, int]) -> tuple[D
     )
 
 
-def record(store: Store, config: Config, digest: Digest, *, now: dt.datetime) -> None:
-    """Record ``digest`` as the digest of its date (its stories and the stories merged into
-    them), so no later date repeats them; then prune what retention allows."""
+def record(
+    store: Store,
+    config: Config,
+    built: Built,
+    *,
+    now: dt.datetime,
+    outbox: Callable[[], None] | None = None,
+) -> None:
+    """Record ``built`` as the digest of its date, in one transaction with what its build
+    gathered (feed health, articles, caches) and, for a delivery, ``outbox()`` creating its
+    outbox rows: everything is recorded, or nothing. Its stories and the stories merged into
+    them are then in no later digest. Afterwards, prune what retention allows."""
+    digest = built.digest
     shown = [item.article.id for item in digest.items]
     merged = [i for item in digest.items for i in item.merged_ids]
-    store.record_digest(
-        digest.date,
-        shown + merged,
-        title=config.title,
-        summary=headline_summary(digest),
-        built_at=now,
-        problems=digest.problems,
-    )
+    with store.transaction():
+        store.apply(built.changes, now)
+        store.record_digest(
+            digest.date,
+            shown + merged,
+            title=config.title,
+            summary=headline_summary(digest),
+            built_at=now,
+            problems=digest.problems,
+        )
+        if outbox is not None:
+            outbox()
     store.prune(now, config.retention_days)
+
+
+def _sealed_note(config: Config, store: Store, date: dt.date) -> None:
+    if store.delivery_begun(date):
+        log.warning(
+            "%s was already mailed: this is the digest as sent; newer articles wait for the "
+            "next digest",
+            date,
+        )
 
 
 def build_digest(
@@ -254,29 +323,29 @@ def build_digest(
     summarizer: Summarizer = summarize,
     progress: bool = False,
 ) -> Digest:
-    """Build the digest of ``date`` (default: today in ``timezone``) and record it.
+    """Build the digest of ``date`` (default: today in ``timezone``) and record it (see
+    :func:`plan` for which dates are built, replayed or refused).
 
-    Building a date again gives the same items plus whatever arrived since; ``dry_run``
-    records nothing; ``replay`` rebuilds exactly the articles recorded for ``date`` (no
-    fetching, nothing recorded).
+    ``dry_run`` records nothing; ``replay`` rebuilds exactly the articles recorded for
+    ``date`` (no fetching, nothing recorded).
     """
     now = now or utc_now()
     date = date or config.local_date(now)
     real = not (dry_run or replay)
     with _resources(config, store, http, read_only=not real) as (db, client):
+        how = Plan.REPLAY if replay else plan(config, db, date, now, dry_run=dry_run)
         built = compose(
             config,
             now=now,
             date=date,
             store=db,
             http=client,
-            record=real,
-            replay=replay,
+            replay=how is Plan.REPLAY,
             summarizer=summarizer,
             progress=progress,
         )
-        if real:
-            record(db, config, built.digest, now=now)
+        if real and how is Plan.BUILD:
+            record(db, config, built, now=now)
     return built.digest
 
 
@@ -291,27 +360,41 @@ def build_and_write(
     out_dir: Path | None = None,
     summarizer: Summarizer = summarize,
     progress: bool = False,
+    outbox: Callable[[Store, int], None] | None = None,
 ) -> BuildOutput:
-    """What `digest build` does: build, render, write the files, then record the digest
-    (only once its files are written)."""
+    """What `digest build` does: build (or replay), render, write the files, and only then
+    record the digest (with ``outbox(store, stories)``'s rows, in the same transaction).
+
+    A dry run writes the two parts of the email only, to ``out_dir`` or to the ``preview``
+    folder inside ``output.dir``: the archive and the files that were mailed stay as they are.
+    """
     now = now or utc_now()
     date = date or config.local_date(now)
     with _resources(config, store, http, read_only=dry_run) as (db, client):
+        how = plan(config, db, date, now, dry_run=dry_run)
+        if how is Plan.REPLAY:
+            _sealed_note(config, db, date)
         built = compose(
             config,
             now=now,
             date=date,
             store=db,
             http=client,
-            record=not dry_run,
+            replay=how is Plan.REPLAY,
             summarizer=summarizer,
             progress=progress,
         )
-        written: Written = write_outputs(
-            config, built.digest, built.rendered, past=db.digests(), out_dir=out_dir
-        )
-        if not dry_run:
-            record(db, config, built.digest, now=now)
+        if dry_run:
+            written = write_parts(
+                built.digest, built.rendered, out_dir or config.output.dir / "preview"
+            )
+        else:
+            written = write_outputs(
+                config, built.digest, built.rendered, past=db.digests(), out_dir=out_dir
+            )
+        if not dry_run and how is Plan.BUILD:
+            rows = (lambda: outbox(db, len(built.digest.items))) if outbox else None
+            record(db, config, built, now=now, outbox=rows)
     return BuildOutput(built.digest, built.rendered, written.html, written.text)
 
 
@@ -325,9 +408,7 @@ def render_recorded(
     """
     now = now or utc_now()
     with _resources(config, store, None, read_only=True) as (db, client):
-        built = compose(
-            config, now=now, date=date, store=db, http=client, record=False, replay=True
-        )
+        built = compose(config, now=now, date=date, store=db, http=client, replay=True)
     return built.digest, built.rendered
 
 
@@ -342,7 +423,8 @@ def build_dry(
     now = now or utc_now()
     date = date or config.local_date(now)
     with _resources(config, store, None, read_only=True) as (db, client):
-        return compose(config, now=now, date=date, store=db, http=client, record=False)
+        how = plan(config, db, date, now, dry_run=True)
+        return compose(config, now=now, date=date, store=db, http=client, replay=how is Plan.REPLAY)
 
 
 def build_preview(config: Config, *, now: dt.datetime | None = None) -> RenderedDigest:
@@ -360,9 +442,8 @@ def fetch_and_store(
     """Fetch every feed now and store new articles (no summaries, no digest)."""
     now = now or utc_now()
     with _resources(config, None, http, read_only=False) as (db, client):
-        gathered = intake.gather(
-            config, http=client, store=db, now=now, record=True, progress=progress
-        )
+        gathered = intake.gather(config, http=client, store=db, now=now, progress=progress)
+        db.apply(gathered.changes, now)
     return list(gathered.reports)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import email.utils
 import fcntl
 import json
 import logging
@@ -31,7 +32,27 @@ from digest.models import Article, ExtractedPage, FeedProblem, Image, Summary
 
 log = logging.getLogger(__name__)
 
-_MIGRATIONS: tuple[str, ...] = (
+
+def _normalise_outbox(conn: sqlite3.Connection) -> None:
+    """Migration 5: the outbox keys on the mailbox (bare address, lower case), not on the
+    text as written, so ``Reader <A@X.test>`` and ``a@x.test`` are one delivery. Where two
+    rows of one date name one mailbox, the one furthest along is kept."""
+    rank = {"sent": 0, "sending": 1, "failed": 2, "pending": 3}
+    groups: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for date, recipient, status in conn.execute("SELECT date, recipient, status FROM outbox"):
+        mailbox = (email.utils.parseaddr(recipient)[1] or recipient).strip().lower()
+        groups.setdefault((date, mailbox), []).append((rank.get(status, 9), recipient))
+    for (date, mailbox), rows in groups.items():
+        rows.sort()
+        for _, recipient in rows[1:]:
+            conn.execute("DELETE FROM outbox WHERE date = ? AND recipient = ?", (date, recipient))
+        conn.execute(
+            "UPDATE outbox SET recipient = ? WHERE date = ? AND recipient = ?",
+            (mailbox, date, rows[0][1]),
+        )
+
+
+_MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     # 1: the first schema.
     """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -121,6 +142,8 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE feeds ADD COLUMN warned_at TEXT;
     ALTER TABLE digests ADD COLUMN problems TEXT NOT NULL DEFAULT '[]';
     """,
+    # 5: outbox rows keyed on the normalised address.
+    _normalise_outbox,
 )
 
 # A row left in 'sending' by a process on another host (whose liveness cannot be checked)
@@ -244,6 +267,30 @@ class OutboxRow:
 
 
 @dataclass(frozen=True)
+class Changes:
+    """The writes of a build or a fetch, gathered as it runs and applied together by
+    :meth:`Store.apply`, so a build that fails half way leaves the store as it was."""
+
+    feed_states: tuple[FeedState, ...] = ()
+    # Articles listed by a feed in this run: new ones are recorded as first seen now, known
+    # ones keep their first-seen time and get the latest text.
+    articles: tuple[Article, ...] = ()
+    # Summaries computed: (content hash, sentences, requested language, summary).
+    summaries: tuple[tuple[str, int, str, Summary], ...] = ()
+    pages: tuple[tuple[str, ExtractedPage], ...] = ()
+    page_failures: tuple[tuple[str, str], ...] = ()
+
+    def __add__(self, other: Changes) -> Changes:
+        return Changes(
+            self.feed_states + other.feed_states,
+            self.articles + other.articles,
+            self.summaries + other.summaries,
+            self.pages + other.pages,
+            self.page_failures + other.page_failures,
+        )
+
+
+@dataclass(frozen=True)
 class PageRow:
     """A cached article page: the extracted page, or when and why it could not be used."""
 
@@ -268,6 +315,7 @@ class Store:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self._depth = 0
         try:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -310,14 +358,42 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic write: BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        """One atomic write: BEGIN IMMEDIATE ... COMMIT, rolled back on any exception.
+
+        Nested use joins the outer transaction, so several writes (a digest, its outbox rows,
+        the articles and caches of its build) commit together or not at all.
+        """
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.conn
+            finally:
+                self._depth -= 1
+            return
         self.conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
         try:
             yield self.conn
         except BaseException:
+            self._depth = 0
             self.conn.execute("ROLLBACK")
             raise
+        self._depth = 0
         self.conn.execute("COMMIT")
+
+    def apply(self, changes: Changes, now: dt.datetime) -> None:
+        """Write what a build or a fetch gathered, in one transaction (or in the caller's)."""
+        with self.transaction():
+            for state in changes.feed_states:
+                self.save_feed_state(state, now)
+            if changes.articles:
+                self.add_articles(((a, a.content_hash) for a in changes.articles), now)
+            if changes.summaries:
+                self.put_summaries(changes.summaries, now)
+            for url, page in changes.pages:
+                self.put_page(url, page, now)
+            for url, error in changes.page_failures:
+                self.put_page_failure(url, error, now)
 
     def _migrate(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
@@ -331,9 +407,12 @@ class Store:
                 # state file at once both read version 0; the second must not re-run a step.
                 if conn.execute("PRAGMA user_version").fetchone()[0] >= number:
                     continue
-                for statement in script.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                if callable(script):
+                    script(conn)
+                else:
+                    for statement in script.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {number}")
 
     # -- key/value facts ---------------------------------------------------------------
@@ -562,18 +641,29 @@ class Store:
         ).fetchone()
         return None if row is None else dt.datetime.fromisoformat(row[0])
 
+    def digest_record(self, date: dt.date) -> DigestRecord | None:
+        """The digest recorded for ``date``, or None."""
+        row = self.conn.execute(
+            "SELECT * FROM digests WHERE date = ?", (date.isoformat(),)
+        ).fetchone()
+        return None if row is None else _digest_record(row)
+
+    def latest_digest_date(self) -> dt.date | None:
+        """The date of the latest digest recorded, or None."""
+        row = self.conn.execute("SELECT MAX(date) FROM digests").fetchone()
+        return None if row is None or row[0] is None else dt.date.fromisoformat(row[0])
+
+    def delivery_begun(self, date: dt.date) -> bool:
+        """Whether the digest of ``date`` has outbox rows: once it has, it is sealed."""
+        row = self.conn.execute(
+            "SELECT 1 FROM outbox WHERE date = ? LIMIT 1", (date.isoformat(),)
+        ).fetchone()
+        return row is not None
+
     def digests(self, limit: int = 366) -> list[DigestRecord]:
         """Built digests, newest first."""
-        return [
-            DigestRecord(
-                date=dt.date.fromisoformat(r["date"]),
-                built_at=dt.datetime.fromisoformat(r["built_at"]),
-                title=r["title"],
-                items=r["items"],
-                summary=r["summary"],
-            )
-            for r in self.conn.execute("SELECT * FROM digests ORDER BY date DESC LIMIT ?", (limit,))
-        ]
+        rows = self.conn.execute("SELECT * FROM digests ORDER BY date DESC LIMIT ?", (limit,))
+        return [_digest_record(r) for r in rows]
 
     # -- caches ------------------------------------------------------------------------
 
@@ -824,6 +914,16 @@ class Store:
             yield
         finally:
             os.close(fd)
+
+
+def _digest_record(r: sqlite3.Row) -> DigestRecord:
+    return DigestRecord(
+        date=dt.date.fromisoformat(r["date"]),
+        built_at=dt.datetime.fromisoformat(r["built_at"]),
+        title=r["title"],
+        items=r["items"],
+        summary=r["summary"],
+    )
 
 
 def _outbox_row(r: sqlite3.Row) -> OutboxRow:

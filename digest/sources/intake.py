@@ -13,7 +13,7 @@ import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from digest.config import Config
@@ -32,7 +32,7 @@ from digest.sources import feeds as feeds_mod
 from digest.sources import fetch as fetch_mod
 from digest.sources import health
 from digest.sources.http import Http, fetch_by_host, host_of, looks_like_html
-from digest.store import FeedState, Store
+from digest.store import Changes, FeedState, Store
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,8 @@ class Intake:
     reports: tuple[FeedReport, ...]
     first_seen: Mapping[str, dt.datetime]
     private_feeds: frozenset[str] = frozenset()
+    # What recording this intake writes: feed health and the articles seen.
+    changes: Changes = field(default_factory=Changes)
 
 
 # --- fetching ---------------------------------------------------------------------------
@@ -213,11 +215,11 @@ def gather(
     http: Http,
     store: Store,
     now: dt.datetime,
-    record: bool,
     date: dt.date | None = None,
     progress: bool = False,
 ) -> Intake:
-    """Fetch and parse every feed; with ``record`` save validators, health and new articles.
+    """Fetch and parse every feed. Writes nothing: the feeds' new health records and the
+    articles seen are in ``Intake.changes``, for the caller to apply (:meth:`Store.apply`).
 
     Feeds in back-off (after repeated failures) or disabled (410 Gone) are not contacted.
     ``date`` is the digest being built: footer lines are counted from the digest before it.
@@ -235,22 +237,16 @@ def gather(
             assert previous is not None
             accounts.append(_not_contacted(source, previous, previous_digest_at))
             continue
-        account = _account(
-            source, previous, result, outcomes.get(source.key), previous_digest_at, now
+        accounts.append(
+            _account(source, previous, result, outcomes.get(source.key), previous_digest_at, now)
         )
-        if record and account.state is not None:
-            store.save_feed_state(account.state, now)
-        accounts.append(account)
     # The same article in two feeds is one article; the first feed named keeps it.
     unique: dict[str, Article] = {}
     for account in accounts:
         for article in account.articles:
             unique.setdefault(article.id, article)
     known = store.first_seen(list(unique))
-    if record:
-        first_seen = store.add_articles(((a, a.content_hash) for a in unique.values()), now)
-    else:
-        first_seen = {i: known.get(i, now) for i in unique}
+    first_seen = {i: known.get(i, now) for i in unique}
     new_by_feed: dict[str, int] = {}
     for i, a in unique.items():
         if i not in known:
@@ -265,6 +261,10 @@ def gather(
         first_seen=first_seen,
         private_feeds=frozenset(
             s.key for s in sources if fetch_mod.private_ok(s, config.fetch.allow_private)
+        ),
+        changes=Changes(
+            feed_states=tuple(a.state for a in accounts if a.state is not None),
+            articles=tuple(unique.values()),
         ),
     )
 

@@ -29,7 +29,7 @@ from digest.models import Article, ExtractedPage, FullText
 from digest.sources.extract import decode_html, extract_html
 from digest.sources.http import Http, fetch_by_host, host_of, looks_like_html
 from digest.sources.netguard import RobotsCache
-from digest.store import Store
+from digest.store import Changes, Store
 
 log = logging.getLogger(__name__)
 
@@ -83,37 +83,50 @@ class MemoryExtractCache:
 
 
 class PageCache:
-    """Extracted pages in the store by URL; ``write=False`` (dry runs, replays) reads only.
+    """Extracted pages in the store by URL. Writes are gathered (``changes``) and applied
+    with the rest of the build, so a failed build caches nothing.
 
     A page that could not be used (an HTTP error, robots.txt, no main text ...) is
     remembered too, and not asked for again before FAILED_PAGE_RETRY has passed.
     """
 
-    def __init__(self, store: Store, now: dt.datetime, *, write: bool) -> None:
-        self.store, self.now, self.write = store, now, write
+    def __init__(self, store: Store, now: dt.datetime) -> None:
+        self.store, self.now = store, now
+        self._pages: dict[str, ExtractedPage] = {}
+        self._failures: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def get(self, url: str) -> ExtractedPage | None:
         with self._lock:
+            if url in self._pages:
+                return self._pages[url]
             row = self.store.get_page(url)
         return row.page if row is not None else None
 
     def put(self, url: str, page: ExtractedPage) -> None:
-        if self.write:
-            with self._lock:
-                self.store.put_page(url, page, self.now)
+        with self._lock:
+            self._pages[url] = page
 
     def failed(self, url: str, reason: str) -> None:
-        if self.write:
-            with self._lock:
-                self.store.put_page_failure(url, reason, self.now)
+        with self._lock:
+            self._failures[url] = reason
 
     def failed_recently(self, url: str) -> bool:
         with self._lock:
+            if url in self._failures:
+                return True
             row = self.store.get_page(url)
         if row is None or row.failed_at is None:
             return False
         return self.now - row.failed_at < FAILED_PAGE_RETRY
+
+    @property
+    def changes(self) -> Changes:
+        """The pages fetched and the failures met since this cache was made."""
+        with self._lock:
+            return Changes(
+                pages=tuple(self._pages.items()), page_failures=tuple(self._failures.items())
+            )
 
 
 # ---------------------------------------------------------------- deciding

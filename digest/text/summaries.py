@@ -7,13 +7,12 @@ not trusted (themes declare en-US on Indonesian sites).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from digest.config import Config
 from digest.models import Article, Summarizer, Summary
-from digest.store import Store
+from digest.store import Changes, Store
 from digest.text.summarize import summarize
 
 
@@ -22,7 +21,12 @@ class Summarised:
     """Each article (its language set from its summary) with its summary, in input order."""
 
     items: tuple[tuple[Article, Summary], ...]
-    computed: int = 0
+    # The summaries computed now, for the store's cache.
+    changes: Changes = field(default_factory=Changes)
+
+    @property
+    def computed(self) -> int:
+        return len(self.changes.summaries)
 
 
 def summarize_all(
@@ -30,12 +34,10 @@ def summarize_all(
     articles: Sequence[Article],
     *,
     store: Store,
-    now: dt.datetime,
-    record: bool,
     summarizer: Summarizer = summarize,
 ) -> Summarised:
-    """Summarise every article, taking cached summaries by content hash; with ``record``
-    the new ones are cached."""
+    """Summarise every article, taking cached summaries by content hash; the new ones are in
+    ``Summarised.changes`` for the store."""
     method = config.summary.method
     count = config.summary.sentences
     configured = {s.key: s.language for s in config.feed_sources()}
@@ -55,6 +57,4 @@ def summarize_all(
         if summary.language not in ("", "und") and summary.language != article.language:
             article = replace(article, language=summary.language)
         out.append((article, summary))
-    if record and fresh:
-        store.put_summaries(fresh, now)
-    return Summarised(tuple(out), computed=len(fresh))
+    return Summarised(tuple(out), Changes(summaries=tuple(fresh)))
