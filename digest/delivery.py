@@ -35,7 +35,7 @@ from digest.outbox import (
     write_eml,
 )
 from digest.render import RenderedDigest
-from digest.store import OutboxStatus, Store, open_store
+from digest.store import OutboxStatus, Store, open_state
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,7 @@ def send(
     *,
     to: Sequence[str] = (),
     force: bool = False,
+    retry_failed: bool = False,
     dry_run: bool = False,
     now: Clock = utc_now,
     mailer: Mailer | None = None,
@@ -111,7 +112,9 @@ def send(
     """Deliver the digest of ``date`` (default today) to every recipient at most once.
 
     ``to``: a test copy to those addresses instead, built as a dry run (records nothing,
-    never counts as the daily delivery). ``force``: send again with new Message-IDs.
+    never counts as the daily delivery). ``force``: send again to everyone, with new
+    Message-IDs. ``retry_failed``: try the recipients that failed permanently again (only
+    them, with the same Message-IDs).
     ``dry_run``: write <date>.<recipient>.eml files in the output folder, send nothing.
     Earlier dates with deliveries still due are retried too. Returns one report per date.
     """
@@ -132,9 +135,12 @@ def send(
         ]
     # Made first, so a missing password variable fails before anything is built or claimed.
     run = _Run(config, now, mailer or default_mailer(config), sleep, max_retry_s)
-    with Store(config.state) as store, store.lock():
+    with open_state(config) as store, store.lock():
         if to:
             return [_test_copy(run, store, day, to)]
+        if retry_failed:
+            again = store.outbox_retry_failed(day)
+            log.info("%s: trying %d recipients again: %s", day, len(again), ", ".join(again))
         reports = [_deliver_date(run, store, day, force=force)]
         earlier = [d for d in store.outbox_due_dates(now()) if d != day]
         if earlier:
@@ -202,7 +208,7 @@ def send_due(
     process holds the lock, and cheap when nothing is due."""
     if config.email is None:
         return []
-    with Store(config.state) as store:
+    with open_state(config) as store:
         if not store.outbox_due_dates(now()):
             return []
         try:
@@ -233,7 +239,7 @@ def status_lines(
         f"last scheduled run: {local(last_run)}",
         f"next scheduled run: {local(next_run)}",
     ]
-    with open_store(config.state, read_only=True) as store:
+    with open_state(config, read_only=True) as store:
         digests = store.digests(limit=1)
         if digests:
             d = digests[0]

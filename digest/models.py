@@ -129,6 +129,8 @@ class Article:
     author: str | None = None
     category: str | None = None
     weight: float = 1.0
+    # The entry's guid/id as the feed gave it (None without one).
+    guid: str | None = None
 
     @property
     def content_hash(self) -> str:

@@ -36,7 +36,7 @@ from digest.render import RenderedDigest, RenderOptions, fit_and_render
 from digest.select import Selection, select
 from digest.sources import intake, pages
 from digest.sources.http import Http
-from digest.store import Changes, Store, open_store
+from digest.store import Changes, Store, open_state
 from digest.text.summaries import summarize_all
 from digest.text.summarize import summarize
 
@@ -67,9 +67,9 @@ OLDEST_NEW_DIGEST = dt.timedelta(days=7)
 def plan(config: Config, store: Store, date: dt.date, now: dt.datetime, *, dry_run: bool) -> Plan:
     """Digests go forward. A date with a digest is replayed once its delivery has begun
     (sealed), once it is past, or when a later digest exists; today's (or tomorrow's), not
-    yet mailed, is built again with what arrived since. A new digest may be dated after the latest one, at most a day
-    after today and at most a week before it; other dates are refused (DigestError), except
-    in a dry run, which may preview any date."""
+    yet mailed, is built again with what arrived since. A new digest may be dated after the
+    latest one, at most a day after today and at most a week before it; other dates are
+    refused (DigestError), except in a dry run, which may preview any date."""
     today = config.local_date(now)
     latest = store.latest_digest_date()
     if store.digest_record(date) is not None:
@@ -132,7 +132,7 @@ def _resources(
     """The store and HTTP layer of a build: the caller's, or our own (closed after)."""
     with contextlib.ExitStack() as stack:
         if store is None:
-            store = stack.enter_context(open_store(config.state, read_only=read_only))
+            store = stack.enter_context(open_state(config, read_only=read_only))
         if http is None:
             http = stack.enter_context(make_http(config))
         yield store, http

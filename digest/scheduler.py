@@ -24,7 +24,7 @@ from digest.errors import ConfigError, DigestError
 from digest.mail import Mailer
 from digest.models import utc_now
 from digest.outbox import DeliveryReport
-from digest.store import Store, open_store
+from digest.store import Store, open_state
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def read_last_slot(store: Store) -> dt.datetime | None:
 
 def last_and_next(config: Config, now: dt.datetime) -> tuple[dt.datetime | None, dt.datetime]:
     """The last completed slot (from the store, None if never) and the next one."""
-    with open_store(config.state, read_only=True) as store:
+    with open_state(config, read_only=True) as store:
         last = read_last_slot(store)
     return last, next_slot(now, config.schedule.time, config.tz)
 
@@ -164,7 +164,9 @@ class Scheduler:
         self.config = load_config()
         self.now = now
         self._stop = threading.Event()
-        self._reload = False
+        # When SIGHUP came (it is acted on at the next tick): slots of a new time that had
+        # passed by then are not run.
+        self._reload_at: dt.datetime | None = None
         self.sleep: Callable[[float], object] = sleep or self._stop.wait
         self.job = job or self.send
         self.mailer_factory = mailer_factory
@@ -190,8 +192,12 @@ class Scheduler:
             # The guard in tick() still fires the slot: the loop sleeps until it.
             log.warning("the schedule timer is off (%s); the slot guard fires the job", exc)
 
-    def reload(self) -> None:
-        """Read the config again; keep the old one (and say why) when it became invalid."""
+    def reload(self, *, at: dt.datetime | None = None) -> None:
+        """Read the config again; keep the old one (and say why) when it became invalid.
+
+        A new schedule only moves the next slot: a slot of the new time at or before ``at``
+        (when the reload was asked for; default now) is not run.
+        """
         try:
             config = self.load_config()
         except DigestError as exc:
@@ -203,17 +209,28 @@ class Scheduler:
         )
         self.config = config
         if changed:
-            log.info("schedule is now %s %s", config.schedule.time, config.timezone)
+            # A reload only moves the next slot: a slot of the new time that has already
+            # passed (yesterday's evening, for a time moved later) is not run now.
+            self._floor = max(
+                self._floor or dt.datetime.min.replace(tzinfo=dt.UTC),
+                latest_slot(at or self.now(), config.schedule.time, config.tz),
+            )
+            log.info(
+                "schedule is now %s %s; next run %s",
+                config.schedule.time,
+                config.timezone,
+                next_slot(self.now(), config.schedule.time, config.tz).astimezone(config.tz),
+            )
             self._register()
 
     # -- slots -----------------------------------------------------------------------
 
     def last_slot(self) -> dt.datetime | None:
-        with Store(self.config.state) as store:
+        with open_state(self.config) as store:
             return read_last_slot(store)
 
     def _complete(self, slot: dt.datetime) -> None:
-        with Store(self.config.state) as store:
+        with open_state(self.config) as store:
             store.set_meta(META_LAST_SLOT, slot.isoformat())
 
     def due_slot(self) -> dt.datetime | None:
@@ -278,9 +295,9 @@ class Scheduler:
 
     def tick(self) -> None:
         """One pass: reload if asked, run the slot if due, retry due outbox rows."""
-        if self._reload:
-            self._reload = False
-            self.reload()
+        if self._reload_at is not None:
+            at, self._reload_at = self._reload_at, None
+            self.reload(at=at)
         # The library's timer fires at HH:MM by the wall clock; the guard makes it a no-op
         # when the slot already ran, and runs the slot when the timer missed it.
         self.timer.run_pending()
@@ -317,7 +334,7 @@ class Scheduler:
         self._stop.set()
 
     def request_reload(self, *_: object) -> None:
-        self._reload = True
+        self._reload_at = self.now()
 
     @property
     def stopping(self) -> bool:

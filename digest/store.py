@@ -25,10 +25,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from digest.config import Config
+
+from digest import backup
 from digest.errors import LockError, StoreError
-from digest.models import Article, ExtractedPage, FeedProblem, Image, Summary
+from digest.models import Article, ExtractedPage, FeedProblem, Image, Summary, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -313,11 +317,23 @@ class DigestRecord:
 class Store:
     """The SQLite state file. Open with :func:`open_store` or ``Store(path)``; close when done."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(
+        self, path: Path | str, *, output_dir: Path | None = None, backups: bool = True
+    ) -> None:
+        """Open (or create) the state file at ``path``.
+
+        With ``output_dir``, a missing or empty state is refused while that folder holds
+        past digests (starting afresh would mail their articles again). With ``backups``, a
+        backup is taken before a migration and once a day (see :mod:`digest.backup`).
+        """
         self.path = Path(path)
         self._depth = 0
+        memory = str(path) == ":memory:"
         try:
-            if str(path) != ":memory:":
+            existed = not memory and self.path.exists() and self.path.stat().st_size > 0
+            if not memory:
+                if output_dir is not None:
+                    backup.refuse_fresh_start(self.path, output_dir)
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE) so two processes
             # serialise their writes instead of failing on a lock upgrade.
@@ -328,10 +344,12 @@ class Store:
             self._enable_wal()
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
+            self._migrate(backups=backups and existed)
+            if backups and existed:
+                backup.daily(self.conn, self.path, utc_now())
         except sqlite3.DatabaseError as exc:
             raise StoreError(
-                f"{path}: the state database cannot be used ({exc}); move it aside to start afresh"
+                f"{path}: the state database is damaged ({exc}); {backup.advice(self.path)}"
             ) from None
 
     def _enable_wal(self) -> None:
@@ -395,12 +413,14 @@ class Store:
             for url, error in changes.page_failures:
                 self.put_page_failure(url, error, now)
 
-    def _migrate(self) -> None:
+    def _migrate(self, *, backups: bool = False) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         if version > len(_MIGRATIONS):
             raise StoreError(
                 f"{self.path}: written by a newer digest (schema {version}); upgrade digest"
             )
+        if backups and 0 < version < len(_MIGRATIONS):
+            backup.take(self.conn, self.path, utc_now(), f"before-v{len(_MIGRATIONS)}")
         for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
             with self.transaction() as conn:
                 # (issue 7 helper fix) Re-check inside the lock: two processes opening a new
@@ -535,6 +555,17 @@ class Store:
                     )
                     first_seen[article.id] = _dt(row[0]) or now
         return first_seen
+
+    def articles_by_id(self, ids: Sequence[str]) -> dict[str, Article]:
+        """The stored articles among ``ids``."""
+        out: dict[str, Article] = {}
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(
+                f"SELECT id, data FROM articles WHERE id IN ({marks})", chunk
+            ):
+                out[row[0]] = article_from_json(row[1])
+        return out
 
     def first_seen(self, ids: Sequence[str]) -> dict[str, dt.datetime]:
         out: dict[str, dt.datetime] = {}
@@ -824,6 +855,22 @@ class Store:
                     (date.isoformat(), recipient, message_id_for(recipient)),
                 )
 
+    def outbox_retry_failed(self, date: dt.date) -> list[str]:
+        """Make the permanently failed rows of ``date`` due again (same Message-ID: the
+        message never got through); returns their recipients."""
+        with self.transaction() as conn:
+            rows = conn.execute(
+                "SELECT recipient FROM outbox WHERE date = ? AND status = 'failed' "
+                "AND permanent = 1",
+                (date.isoformat(),),
+            ).fetchall()
+            conn.execute(
+                "UPDATE outbox SET status = 'pending', permanent = 0, next_attempt = NULL "
+                "WHERE date = ? AND status = 'failed' AND permanent = 1",
+                (date.isoformat(),),
+            )
+        return [r[0] for r in rows]
+
     def outbox_claim(
         self, now: dt.datetime, owner: str, date: dt.date | None = None
     ) -> list[OutboxRow]:
@@ -948,6 +995,14 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
         yield list(items[start : start + size])
 
 
+def open_state(config: Config, *, read_only: bool = False) -> Store:
+    """The state file of ``config``; a missing one is refused while ``output.dir`` holds
+    past digests (see :class:`Store`)."""
+    if read_only:
+        return open_store(config.state, read_only=True)
+    return Store(config.state, output_dir=config.output.dir)
+
+
 def open_store(path: Path, *, read_only: bool = False) -> Store:
     """Open the state file; ``read_only`` (dry runs) works on a throw-away copy if it exists.
 
@@ -956,7 +1011,7 @@ def open_store(path: Path, *, read_only: bool = False) -> Store:
     """
     if not read_only:
         return Store(path)
-    store = Store(":memory:")
+    store = Store(":memory:", backups=False)
     if path.exists():
         uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
         try:
@@ -969,6 +1024,6 @@ def open_store(path: Path, *, read_only: bool = False) -> Store:
         except sqlite3.DatabaseError as exc:
             store.close()
             raise StoreError(
-                f"{path}: the state database cannot be used ({exc}); move it aside to start afresh"
+                f"{path}: the state database is damaged ({exc}); {backup.advice(path)}"
             ) from None
     return store

@@ -355,12 +355,14 @@ def _register() -> None:
     from digest.cli.delivery import run_daemon, send, status
     from digest.cli.feeds import feeds
     from digest.cli.preview import preview
+    from digest.cli.state import state_group
 
     main.add_command(preview)
     main.add_command(send)
     main.add_command(status)
     main.add_command(run_daemon)
     main.add_command(feeds)
+    main.add_command(state_group)
 
 
 _register()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
+import sqlite3
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -71,11 +73,17 @@ def parse_date(value: str | None) -> dt.date | None:
     """The ``--date`` option: YYYY-MM-DD, or None; a bad value is a usage error (exit 2)."""
     if value is None:
         return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
+    text = value.strip()
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         raise click.BadParameter(
             f"expected a date as YYYY-MM-DD, found {value!r}", param_hint="--date"
+        )
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text} is not a day of the calendar (check the month and the day)",
+            param_hint="--date",
         ) from None
 
 
@@ -99,3 +107,11 @@ def run(state: CliState, func: Callable[[], T]) -> T:
         if state.verbose:
             log.exception("failed")
         fail(f"error: {exc}", exc.exit_code)
+    except sqlite3.DatabaseError as exc:
+        # Damage found after the state opened cleanly (the check at open is a quick one).
+        if state.verbose:
+            log.exception("state database")
+        fail(
+            f"error: the state database is damaged ({exc}); "
+            "`digest state restore` puts back the newest backup"
+        )

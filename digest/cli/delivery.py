@@ -41,7 +41,7 @@ def _complain(result: RecipientResult, date: dt.date) -> None:
     if result.status is RecipientStatus.FAILED:
         click.echo(
             f"error: {result.recipient}: delivery of {date} failed permanently: {result.detail}; "
-            f"fix the address or the server, then `digest send --date {date} --force`",
+            f"fix the address or the server, then `digest send --date {date} --retry-failed`",
             err=True,
         )
     elif result.status is RecipientStatus.PENDING:
@@ -68,7 +68,13 @@ def _complain(result: RecipientResult, date: dt.date) -> None:
     callback=_check_to,
     help="Send a test copy to ADDR instead; it never counts as the daily delivery.",
 )
-@click.option("--force", is_flag=True, help="Send again, with a new Message-ID.")
+@click.option("--force", is_flag=True, help="Send again to everyone, with new Message-IDs.")
+@click.option(
+    "--retry-failed",
+    "retry_failed",
+    is_flag=True,
+    help="Try again the recipients that failed permanently, and only them.",
+)
 @click.option("--dry-run", is_flag=True, help="Write OUT/D.RECIPIENT.eml; send and record nothing.")
 @click.option(
     "--retry-for",
@@ -85,6 +91,7 @@ def send(
     date_arg: str | None,
     to: list[str],
     force: bool,
+    retry_failed: bool,
     dry_run: bool,
     retry_for: float,
 ) -> None:
@@ -97,13 +104,20 @@ def send(
         digest send                          # cron-safe: a second run sends nothing more
         digest send --to me@example.org      # a test copy
         digest send --date 2026-11-26 --dry-run
+        digest send --date 2026-11-26 --retry-failed   # after fixing a bad address
     """
     date = parse_date(date_arg)
 
     def go() -> list[DeliveryReport]:
         config = state.load()
         return delivery.send(
-            config, date, to=to, force=force, dry_run=dry_run, max_retry_s=retry_for
+            config,
+            date,
+            to=to,
+            force=force,
+            retry_failed=retry_failed,
+            dry_run=dry_run,
+            max_retry_s=retry_for,
         )
 
     reports = run(state, go)

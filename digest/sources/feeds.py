@@ -312,7 +312,8 @@ def _pick_image(candidates: Iterable[Mapping[str, Any]], base: str | None) -> Im
 # --- ids ------------------------------------------------------------------------------
 
 
-def _guid_id(guid: str, feed_key: str) -> str:
+def guid_id(guid: str, feed_key: str) -> str:
+    """An article id from a feed's guid: a canonical URL, or ``<feed key>#<guid>``."""
     guid = guid.strip()
     if _is_http(guid):
         return canonical_url(guid)
@@ -335,7 +336,7 @@ def _assign_ids(drafts: Sequence[dict[str, Any]], feed_key: str) -> list[str]:
         if link and counts[link] == 1:
             ids.append(link)
         elif draft["guid"]:
-            ids.append(_guid_id(draft["guid"], feed_key))
+            ids.append(guid_id(draft["guid"], feed_key))
         elif link:
             # A shared link and no guid: only content tells these entries apart.
             ids.append(_hash_id(draft["title"], link + "\n" + draft["text"]))
@@ -385,6 +386,7 @@ def _make_articles(
                 full_text=_is_full_text(text, draft["has_content"]),
                 image=draft["image"],
                 author=draft["author"] or None,
+                guid=draft["guid"],
                 category=source.category,
                 weight=source.weight,
             )
