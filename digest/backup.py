@@ -11,14 +11,22 @@ file is an error that names the newest backup and the command that restores it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
+import logging
+import os
 import re
 import shutil
 import sqlite3
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from digest.errors import StoreError
+
+log = logging.getLogger(__name__)
 
 KEEP = 7
 DAILY = dt.timedelta(days=1)
@@ -48,25 +56,55 @@ def backups(state: Path) -> list[Backup]:
     return sorted(found, key=lambda b: b.taken_at, reverse=True)
 
 
-def take(conn: sqlite3.Connection, state: Path, now: dt.datetime, reason: str) -> Path:
-    """Copy the open database ``conn`` of ``state`` into a new backup; keep the newest KEEP."""
+def take(conn: sqlite3.Connection, state: Path, now: dt.datetime, reason: str) -> Path | None:
+    """Copy the open database ``conn`` of ``state`` into a new backup; keep the newest KEEP.
+
+    One process at a time (another one taking a backup now makes this a no-op); a backup
+    that cannot be written (a full disk) is logged and skipped, never a reason to stop.
+    """
     where = folder(state)
-    where.mkdir(parents=True, exist_ok=True)
-    target = where / f"{state.stem}-{now.strftime('%Y%m%dT%H%M%S')}-{reason}.sqlite"
-    tmp = target.with_suffix(".tmp")
-    dest = sqlite3.connect(str(tmp))
     try:
-        conn.backup(dest)
+        where.mkdir(parents=True, exist_ok=True)
+        with _exclusive(where) as mine:
+            if not mine:
+                return None
+            target = where / f"{state.stem}-{now.strftime('%Y%m%dT%H%M%S')}-{reason}.sqlite"
+            fd, name = tempfile.mkstemp(dir=where, suffix=".tmp")
+            os.close(fd)
+            try:
+                dest = sqlite3.connect(name)
+                try:
+                    conn.backup(dest)
+                finally:
+                    dest.close()
+                Path(name).replace(target)
+            finally:
+                Path(name).unlink(missing_ok=True)
+            for old in backups(state)[KEEP:]:
+                old.path.unlink(missing_ok=True)
+            return target
+    except (OSError, sqlite3.OperationalError) as exc:
+        log.warning("could not back up %s (%s); digest goes on without it", state, exc)
+        return None
+
+
+@contextlib.contextmanager
+def _exclusive(where: Path) -> Iterator[bool]:
+    fd = os.open(where / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
     finally:
-        dest.close()
-    tmp.replace(target)
-    for old in backups(state)[KEEP:]:
-        old.path.unlink(missing_ok=True)
-    return target
+        os.close(fd)
 
 
 def daily(conn: sqlite3.Connection, state: Path, now: dt.datetime) -> Path | None:
-    """A backup when the newest is a day old (or none exists), after an integrity check."""
+    """A backup when the newest is a day old (or none exists), after an integrity check
+    (a damaged database raises sqlite3.DatabaseError and never overwrites a good backup)."""
     newest = backups(state)
     if newest and now - newest[0].taken_at < DAILY:
         return None
