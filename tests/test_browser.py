@@ -3,9 +3,9 @@
 Chromium is started with ``--remote-debugging-pipe`` (JSON messages on file descriptors 3 and
 4, no extra package needed) and every host except 127.0.0.1 resolves to nothing, so the page
 reaches only the test's own image server (under a public-looking name, IMAGE_HOST, mapped to
-127.0.0.1: the renderer drops pictures on loopback addresses). The email is rendered at 600 px light, 600 px dark
-and 375 px; screenshots go to tests/artifacts/ (gitignored). Skipped when chromium is not
-installed (``scripts/ensure-test-tools.sh`` installs it as root).
+127.0.0.1: the renderer drops pictures on loopback addresses). The email is rendered at 600 px
+light, 600 px dark and 375 px; screenshots go to tests/artifacts/ (gitignored). Skipped when
+chromium is not installed (``scripts/ensure-test-tools.sh`` installs it as root).
 """
 
 from __future__ import annotations
