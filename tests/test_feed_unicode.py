@@ -288,7 +288,7 @@ def _feed_bytes(kind: str, text: str, raw: bool) -> tuple[str, bytes]:
 
 
 @settings(
-    max_examples=12,
+    max_examples=8,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
@@ -328,5 +328,6 @@ def test_a_whole_build_and_parse_survive_any_text(
     assert "A fine story" in html.with_suffix(".txt").read_text(encoding="utf-8")
     parsed = runner.invoke(main, ["-c", str(config), "parse", str(folder / name), "--json"])
     assert parsed.exit_code == 0, parsed.output
+    # One line by every definition of a line (str.splitlines splits on U+2028 too).
     [line] = parsed.stdout.splitlines()
     json.loads(line)

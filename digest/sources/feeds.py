@@ -341,8 +341,12 @@ def _to_text(value: str, mime: str | None) -> str:
     return _html_to_text(value)
 
 
+# Line and paragraph separators are line breaks too (str.splitlines, editors, terminals).
+_BREAKS = re.compile("[\n\u2028\u2029]")
+
+
 def _one_line(text: str) -> str:
-    return _WS.sub(" ", text.replace("\n", " ")).strip()
+    return _WS.sub(" ", _BREAKS.sub(" ", text)).strip()
 
 
 def _title_from_text(text: str, limit: int = 100) -> str:
