@@ -334,6 +334,36 @@ def _wrap(value: str, width: int = TEXT_WIDTH, indent: str = "", first: str | No
     )
 
 
+class _TemplateLoader(jinja2.FileSystemLoader):
+    """A FileSystemLoader whose unreadable files are RenderErrors naming the file: a
+    template saved in another encoding (or unreadable) is a mistake in that file."""
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Any]:
+        try:
+            return super().get_source(environment, template)
+        except jinja2.TemplateNotFound:
+            raise  # an OSError too; the next folder (the built-in one) may have it
+        except UnicodeDecodeError as exc:
+            path = self._path(template)
+            raise RenderError(
+                f"{path}: not UTF-8 text (byte {exc.start} is 0x{exc.object[exc.start]:02x}); "
+                "save it as UTF-8 or delete it to use the built-in one"
+            ) from None
+        except OSError as exc:
+            path = self._path(template)
+            raise RenderError(
+                f"{path}: cannot be read ({exc.strerror or exc}); fix its permissions or "
+                "delete it to use the built-in one"
+            ) from None
+
+    def _path(self, template: str) -> Path:
+        for folder in self.searchpath:
+            candidate = Path(folder, *template.split("/"))
+            if candidate.is_file():
+                return candidate
+        return Path(self.searchpath[0], template)
+
+
 def make_environment(templates_dir: Path | None) -> jinja2.Environment:
     """A Jinja environment: templates in ``templates_dir`` first, then the built-in ones.
 
@@ -342,8 +372,8 @@ def make_environment(templates_dir: Path | None) -> jinja2.Environment:
     """
     loaders: list[jinja2.BaseLoader] = []
     if templates_dir is not None:
-        loaders.append(jinja2.FileSystemLoader(str(templates_dir)))
-    loaders.append(jinja2.FileSystemLoader(str(_builtin_templates_dir())))
+        loaders.append(_TemplateLoader(str(templates_dir)))
+    loaders.append(_TemplateLoader(str(_builtin_templates_dir())))
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=jinja2.select_autoescape(
