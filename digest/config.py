@@ -124,9 +124,18 @@ class ScheduleConfig(_Model):
     time: str = "07:00"
     catch_up: bool = True
 
-    @field_validator("time")
+    @field_validator("time", mode="before")
     @classmethod
-    def _hhmm(cls, value: str) -> str:
+    def _hhmm(cls, value: Any) -> str:
+        # YAML 1.1 reads an unquoted 19:45 as the base-60 number 1185 (19 * 60 + 45). Such a
+        # number always comes from H:MM with H from 1 to 23, so it is read back as that time;
+        # any other number (7, 1440, 71130 from 19:45:30) is not a time of day.
+        if isinstance(value, int) and not isinstance(value, bool):
+            if 60 <= value < 24 * 60:
+                return f"{value // 60:02d}:{value % 60:02d}"
+            raise ValueError(
+                f'expected a local time as HH:MM such as "07:00" (in quotes), found {value!r}'
+            )
         match = re.match(r"^([01]?\d|2[0-3]):([0-5]\d)$", str(value).strip())
         if not match:
             raise ValueError(f"expected a local time as HH:MM such as '07:00', found {value!r}")
@@ -156,9 +165,16 @@ _ADDR_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 
 def check_address(value: str) -> str:
-    """``value`` stripped when it holds one email address (with or without a display name)."""
-    from email.utils import parseaddr
+    """``value`` stripped when it holds exactly one email address (with or without a display
+    name); "a@b.org, c@d.org" is two addresses and refused, not cut down to the first."""
+    from email.utils import getaddresses, parseaddr
 
+    found = [a for _, a in getaddresses([value]) if a]
+    if len(found) > 1:
+        raise ValueError(
+            f"expected one email address, found {len(found)} in {value!r}; "
+            "give each address on its own (repeat --to, or one list item each)"
+        )
     _, addr = parseaddr(value)
     if not addr or not _ADDR_RE.match(addr):
         raise ValueError(f"expected an email address such as reader@example.org, found {value!r}")
@@ -234,6 +250,12 @@ class Config(_Model):
     def _lang(cls, value: str) -> str:
         return _check_language(value, allow_auto=False)
 
+    @field_validator("feeds", mode="before")
+    @classmethod
+    def _no_feeds_yet(cls, value: Any) -> Any:
+        # "feeds:" followed only by commented-out examples (the starter) is an empty list.
+        return [] if value is None else value
+
     @field_validator("timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
@@ -263,8 +285,13 @@ class Config(_Model):
             )
         return self.email
 
-    def feed_sources(self) -> list[FeedSource]:
-        """Every subscription: the config's ``feeds`` then those in ``feeds_file``."""
+    def feed_sources(self, *, missing_ok: bool = False) -> list[FeedSource]:
+        """Every subscription: the config's ``feeds`` then those in ``feeds_file``.
+
+        A ``feeds_file`` that is missing, unreadable or not OPML is a ConfigError naming the
+        key: ignoring it would build an empty digest and call that success. ``missing_ok``
+        is for the commands that create the file (`digest feeds add` and `import`).
+        """
         sources = [
             FeedSource(
                 url=f.url,
@@ -277,7 +304,13 @@ class Config(_Model):
             )
             for f in self.feeds
         ]
-        if self.feeds_file is not None and self.feeds_file.exists():
+        if self.feeds_file is not None and not self.feeds_file.exists():
+            if not missing_ok:
+                raise ConfigError(
+                    f"feeds_file: {self.feeds_file} not found; create it with "
+                    "`digest feeds add URL`, or fix or remove feeds_file in config.yaml"
+                )
+        elif self.feeds_file is not None:
             from digest.sources.opml import read_opml
 
             known = {s.key for s in sources}

@@ -15,7 +15,8 @@ single line that says what went wrong and what to do about it::
     ├── RenderError          a template failed (names file and line)
     ├── MailError            delivery failed
     │   ├── TemporaryMailError   4xx, network: retried later
-    │   └── PermanentMailError   5xx: not retried
+    │   ├── PermanentMailError   5xx: not retried
+    │   └── MailConfigError      the email settings cannot work (TLS mismatch; exit 2)
     └── LockError            another digest process holds the lock
 """
 
@@ -113,6 +114,14 @@ class TemporaryMailError(MailError):
 
 class PermanentMailError(MailError):
     """A 5xx reply: the delivery is not retried."""
+
+
+class MailConfigError(MailError):
+    """The email settings cannot work as written (``security: ssl`` against a plain server,
+    no STARTTLS offered): no retry will help until the config changes, so it is not queued
+    as a temporary failure. The message names the key to change."""
+
+    exit_code = 2
 
 
 class LockError(DigestError):

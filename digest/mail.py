@@ -26,7 +26,13 @@ from pathlib import Path
 from typing import Protocol
 
 from digest.config import EmailConfig, SmtpConfig
-from digest.errors import ConfigError, MailError, PermanentMailError, TemporaryMailError
+from digest.errors import (
+    ConfigError,
+    MailConfigError,
+    MailError,
+    PermanentMailError,
+    TemporaryMailError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -202,28 +208,31 @@ class SmtpMailer:
             conn: smtplib.SMTP
             if smtp.security == "ssl":
                 conn = smtplib.SMTP_SSL(
-                    smtp.host,
-                    smtp.port,
                     timeout=smtp.timeout_s,
                     context=self._ssl_context(),
                     local_hostname=self._local_hostname,
                 )
             else:
-                conn = smtplib.SMTP(
-                    smtp.host,
-                    smtp.port,
-                    timeout=smtp.timeout_s,
-                    local_hostname=self._local_hostname,
-                )
+                conn = smtplib.SMTP(timeout=smtp.timeout_s, local_hostname=self._local_hostname)
             try:
+                self._greet(conn)
                 conn.ehlo()
                 if smtp.security == "starttls":
                     if not conn.has_extn("starttls"):
-                        raise MailError(
+                        raise MailConfigError(
                             f"{self._where()} does not offer STARTTLS; set "
                             f"email.smtp.security to ssl (port 465) or none (trusted relay)"
                         )
-                    conn.starttls(context=self._ssl_context())
+                    try:
+                        conn.starttls(context=self._ssl_context())
+                    except ssl.SSLError as exc:
+                        if not _tls_mismatch(exc):
+                            raise
+                        raise MailConfigError(
+                            f"{self._where()}: the TLS handshake after STARTTLS failed "
+                            f"({exc.reason or exc}); check email.smtp.security and "
+                            "email.smtp.port against the provider's settings"
+                        ) from None
                     conn.ehlo()
                 if smtp.username is not None:
                     self._login(conn)
@@ -242,10 +251,61 @@ class SmtpMailer:
             raise TemporaryMailError(f"{self._where()}: {_describe_oserror(exc)}") from None
         return conn
 
+    def _greet(self, conn: smtplib.SMTP) -> None:
+        """Connect and read the greeting, telling a TLS mismatch from a network failure.
+
+        ``security: ssl`` against a server that starts in plain text fails the handshake at
+        once; starttls or none against one that starts with TLS (port 465) waits for a
+        greeting that never comes. Both are configuration mistakes that no retry fixes, so
+        they are MailConfigError, not temporary failures queued for ever.
+        """
+        smtp = self.smtp
+        # The name TLS verifies the certificate against; smtplib sets it only when the host
+        # is given to the constructor, which would connect before we can tell failures apart.
+        conn._host = smtp.host  # type: ignore[attr-defined]
+        try:
+            code, message = conn.connect(smtp.host, smtp.port)
+        except ssl.SSLError as exc:
+            if smtp.security == "ssl" and _tls_mismatch(exc):
+                raise MailConfigError(
+                    f"{self._where()} does not start with TLS ({exc.reason or exc}); set "
+                    "email.smtp.security: starttls (usually port 587), or set email.smtp.port "
+                    "to the server's TLS port (usually 465)"
+                ) from None
+            raise
+        except (smtplib.SMTPServerDisconnected, TimeoutError):
+            if smtp.security != "ssl" and self._speaks_tls():
+                raise MailConfigError(
+                    f"{self._where()} starts with TLS, so it never greeted a plain "
+                    "connection; set email.smtp.security: ssl (or use the server's STARTTLS "
+                    "port, usually 587)"
+                ) from None
+            raise
+        if code != 220:
+            raise smtplib.SMTPConnectError(code, message)
+
+    def _speaks_tls(self) -> bool:
+        """Whether the server answers a TLS handshake on connect (only asked after a plain
+        connection got no greeting). Nothing is verified or sent: this only tells a TLS
+        port from a plain one that is slow."""
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        try:
+            with (
+                socket.create_connection(
+                    (self.smtp.host, self.smtp.port), timeout=min(self.smtp.timeout_s, 10.0)
+                ) as raw,
+                context.wrap_socket(raw, server_hostname=self.smtp.host),
+            ):
+                return True
+        except OSError:  # ssl.SSLError included
+            return False
+
     def _login(self, conn: smtplib.SMTP) -> None:
         assert self.smtp.username is not None and self._password is not None
         if not conn.has_extn("auth"):
-            raise MailError(
+            raise MailConfigError(
                 f"{self._where()} offers no AUTH; set email.smtp.security to starttls or ssl, "
                 f"or remove email.smtp.username"
             )
@@ -316,6 +376,14 @@ class SmtpMailer:
         with contextlib.suppress(smtplib.SMTPException, OSError):
             self._conn.quit()
         self._drop()
+
+
+def _tls_mismatch(exc: ssl.SSLError) -> bool:
+    """A handshake that failed because the other side does not speak (this) TLS, as opposed
+    to a connection cut short (EOF, reset), which a retry may get past."""
+    return not isinstance(
+        exc, ssl.SSLEOFError | ssl.SSLZeroReturnError | ssl.SSLCertVerificationError
+    )
 
 
 def _quietly_close(conn: smtplib.SMTP) -> None:

@@ -369,7 +369,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, *, head: bool) -> None:
         preview = self.server.preview
-        if not preview.host_allowed(self.headers.get("Host")):
+        url = urlsplit(self.path)
+        # "GET http://evil.example/ HTTP/1.1" names its host in the request line, which
+        # HTTP/1.1 servers must prefer to the Host header; a proxy or a rebinding page can
+        # send it with "Host: localhost". Both names must be ours.
+        if not preview.host_allowed(self.headers.get("Host")) or (
+            url.scheme and not preview.host_allowed(url.netloc.rsplit("@", 1)[-1])
+        ):
             self._send(
                 403,
                 "This preview answers only requests to localhost or 127.0.0.1; "
@@ -378,7 +384,6 @@ class _Handler(BaseHTTPRequestHandler):
                 head=head,
             )
             return
-        url = urlsplit(self.path)
         route = url.path
         if route in ("/", "/text"):
             result = preview.refresh()

@@ -15,8 +15,10 @@ import datetime as dt
 import functools
 import html as html_lib
 import importlib.resources
+import ipaddress
 import math
 import re
+import socket
 import textwrap
 import unicodedata
 import urllib.parse
@@ -39,14 +41,17 @@ from digest.models import Article, Digest, DigestItem, DigestSection, FeedProble
 __all__ = [
     "ArchiveEntry",
     "RenderedDigest",
+    "bidi_close",
     "clean_text",
     "format_subject",
     "make_environment",
+    "private_host",
     "render_archive",
     "render_atom",
     "render_digest",
     "safe_url",
     "sanitize_html",
+    "unref",
 ]
 
 HTML_TEMPLATE = "digest.html"
@@ -112,6 +117,11 @@ _TAG = re.compile(
 )
 _SCRIPT_BODY = re.compile(r"<(script|style)\b[^>]*>.*?(?:</\1\s*>|$)", re.S | re.I)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u2028\u2029\ufeff]")
+# Bidi embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) and the marks
+# (U+200E, U+200F, U+061C): in a feed's name or title an unclosed override reverses the rest
+# of the line it lands in ("7 Jan" read backwards). Feed text loses them; the templates
+# isolate feed text themselves where it meets our own words.
+_BIDI_CONTROL = re.compile(r"[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 _SPACES = re.compile(r"\s+")
 
 
@@ -172,8 +182,38 @@ def clean_text(value: str | None) -> str:
     # A script's or style's body is not text the reader should see.
     text = _SCRIPT_BODY.sub(" ", text)
     text = _TAG.sub(_tag_gap, text)
-    text = _CONTROL.sub("", text)
+    text = _BIDI_CONTROL.sub("", _CONTROL.sub("", text))
     return _SPACES.sub(" ", text).strip()
+
+
+# "[3]" (or "［３］", "[ 3 ]") in feed text would look like one of the text part's numbered
+# link references, so a title "[1] https://evil.example/login" could pass for a real link.
+_FAKE_REF = re.compile(r"[\[［]\s*([0-9０-９]+)\s*[\]］]")
+
+
+def unref(value: str) -> str:
+    """Feed text for the plain-text part with every "[n]" written "(n)": only the
+    references digest adds look like "[n]" (Jinja filter ``unref``)."""
+    return _FAKE_REF.sub(r"(\1)", value) if value else value
+
+
+_LRM, _RLM = "\u200e", "\u200f"
+
+
+def _has_strong(text: str, rtl: bool) -> bool:
+    wanted = ("R", "AL") if rtl else ("L",)
+    return any(unicodedata.bidirectional(c) in wanted for c in text)
+
+
+def bidi_close(value: str, direction: str = "ltr") -> str:
+    """``value`` followed by the mark of ``direction`` (LRM or RLM) when it holds letters of
+    the other direction, so the words and numbers after it in a plain-text line keep their
+    place: "BBC اردو · 7 Jan" would otherwise show the 7 before the name. Jinja filter
+    ``bidi_close(dir)`` for the text part, where there is no ``<bdi>``."""
+    rtl = direction == "rtl"
+    if value and _has_strong(value, rtl=not rtl):
+        return value + (_RLM if rtl else _LRM)
+    return value
 
 
 _HOST = re.compile(r"[a-z0-9_](?:[a-z0-9._-]*[a-z0-9_])?|[0-9a-f:.]*:[0-9a-f:.]*")
@@ -294,6 +334,36 @@ def _wrap(value: str, width: int = TEXT_WIDTH, indent: str = "", first: str | No
     )
 
 
+class _TemplateLoader(jinja2.FileSystemLoader):
+    """A FileSystemLoader whose unreadable files are RenderErrors naming the file: a
+    template saved in another encoding (or unreadable) is a mistake in that file."""
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Any]:
+        try:
+            return super().get_source(environment, template)
+        except jinja2.TemplateNotFound:
+            raise  # an OSError too; the next folder (the built-in one) may have it
+        except UnicodeDecodeError as exc:
+            path = self._path(template)
+            raise RenderError(
+                f"{path}: not UTF-8 text (byte {exc.start} is 0x{exc.object[exc.start]:02x}); "
+                "save it as UTF-8 or delete it to use the built-in one"
+            ) from None
+        except OSError as exc:
+            path = self._path(template)
+            raise RenderError(
+                f"{path}: cannot be read ({exc.strerror or exc}); fix its permissions or "
+                "delete it to use the built-in one"
+            ) from None
+
+    def _path(self, template: str) -> Path:
+        for folder in self.searchpath:
+            candidate = Path(folder, *template.split("/"))
+            if candidate.is_file():
+                return candidate
+        return Path(self.searchpath[0], template)
+
+
 def make_environment(templates_dir: Path | None) -> jinja2.Environment:
     """A Jinja environment: templates in ``templates_dir`` first, then the built-in ones.
 
@@ -302,8 +372,8 @@ def make_environment(templates_dir: Path | None) -> jinja2.Environment:
     """
     loaders: list[jinja2.BaseLoader] = []
     if templates_dir is not None:
-        loaders.append(jinja2.FileSystemLoader(str(templates_dir)))
-    loaders.append(jinja2.FileSystemLoader(str(builtin_templates_dir())))
+        loaders.append(_TemplateLoader(str(templates_dir)))
+    loaders.append(_TemplateLoader(str(builtin_templates_dir())))
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=jinja2.select_autoescape(
@@ -317,6 +387,8 @@ def make_environment(templates_dir: Path | None) -> jinja2.Environment:
     env.filters["wrap"] = _wrap
     env.filters["sanitize"] = sanitize_html
     env.filters["safe_url"] = safe_url
+    env.filters["bidi_close"] = bidi_close
+    env.filters["unref"] = unref
     return env
 
 
@@ -447,12 +519,71 @@ def _fallback_title(sentences: tuple[str, ...], text: str, language: str) -> tup
     return head + ("…" if len(words) > 12 else ""), False
 
 
+# Names that never mean a public web server: the reader's own machine, the local network
+# (mDNS .local, RFC 8375 home.arpa) and names companies and routers use inside their networks.
+_PRIVATE_SUFFIXES = (
+    "localhost",
+    "localdomain",
+    "local",
+    "internal",
+    "intranet",
+    "lan",
+    "home",
+    "home.arpa",
+    "corp",
+    "private",
+    "test",
+    "invalid",
+)
+# Hosts browsers read as IPv4 although they are not dotted quads: 2130706433, 0x7f.1, 127.1.
+_NUMERIC_HOST = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}\.?")
+
+
+def _literal_address(host: str) -> str | None:
+    """The IP address a browser would connect to for ``host`` when ``host`` is one written
+    as a number (in any of the forms browsers accept), else None."""
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        pass
+    if _NUMERIC_HOST.fullmatch(host):
+        try:
+            return socket.inet_ntoa(socket.inet_aton(host.rstrip(".")))
+        except OSError:
+            return "0.0.0.0"  # a number no browser can reach: treat as not public
+    return None
+
+
+def private_host(url: str) -> bool:
+    """Whether loading ``url`` would reach the reader's own machine or network: a loopback,
+    private or link-local address (in any notation), ``localhost`` or a local-only name
+    (``*.local``, ``*.internal``, a name without a dot). No DNS lookup: this runs when the
+    email is rendered, and what a name resolves to there says nothing about the reader's
+    network."""
+    from digest.sources.netguard import is_public_ip
+
+    host = (urllib.parse.urlsplit(url).hostname or "").rstrip(".").lower()
+    if not host:
+        return True
+    address = _literal_address(host)
+    if address is not None:
+        return not is_public_ip(address)
+    if "." not in host:
+        return True  # "router", "nas": completed by the reader's own search domain
+    return host.endswith(tuple(f".{s}" for s in _PRIVATE_SUFFIXES)) or host in _PRIVATE_SUFFIXES
+
+
 def _image(image: Image | None, enabled: bool) -> Image | None:
-    """The article's picture scaled into the column, or None for trackers and bad URLs."""
+    """The article's picture scaled into the column, or None for trackers and bad URLs.
+
+    An email client loads pictures on the reader's machine, so one on a private or
+    loopback host (``http://192.168.1.1/reboot.cgi``) would make opening the email a request
+    to the reader's router: such pictures are dropped.
+    """
     if not enabled or image is None:
         return None
     url = safe_url(image.url)
-    if url is None or min(image.width, image.height) < IMAGE_MIN_SIDE:
+    if url is None or min(image.width, image.height) < IMAGE_MIN_SIDE or private_host(url):
         return None
     width = min(image.width, IMAGE_MAX_WIDTH)
     height = max(1, round(image.height * width / image.width))
@@ -501,7 +632,10 @@ def _item_view(
     badge = None
     if lang_code and i18n.primary(lang_code) != i18n.primary(reader):
         badge = i18n.language_name(lang_code, reader)
-    also_names = [n for n in (clean_text(n) for n in item.also_covered_by) if n]
+    reader_dir = i18n.text_direction(reader)
+    also_names = [
+        bidi_close(n, reader_dir) for n in (clean_text(n) for n in item.also_covered_by) if n
+    ]
     also = (
         i18n.label(reader, "also_covered_by", sources=i18n.join_names(also_names, reader))
         if also_names
@@ -533,6 +667,7 @@ def _more_line(section: DigestSection, items: Sequence[DigestItem], language: st
     # A section named after its one feed reads "and 3 more from Antara"; a category section
     # names the category instead.
     name = next(iter(feeds)) if len(feeds) == 1 else clean_text(section.title)
+    name = bidi_close(name, i18n.text_direction(language))
     return i18n.label(language, "and_more", n=section.more, feed=name)
 
 

@@ -329,6 +329,14 @@ class Store:
         self.path = Path(path)
         self._depth = 0
         memory = str(path) == ":memory:"
+        if not memory:
+            # SQLite says "read-only" only at the first write, after every feed was fetched;
+            # ask first, and name the path to fix.
+            from digest.writable import file_problem
+
+            problem = file_problem(self.path)
+            if problem is not None:
+                raise StoreError(_unwritable(self.path, problem))
         try:
             existed = not memory and self.path.exists() and self.path.stat().st_size > 0
             if not memory:
@@ -347,7 +355,11 @@ class Store:
             self._migrate(backups=backups and existed)
             if backups and existed:
                 backup.daily(self.conn, self.path, utc_now())
+        except OSError as exc:
+            raise StoreError(_unwritable(self.path, exc.strerror or str(exc))) from None
         except sqlite3.DatabaseError as exc:
+            if _is_readonly(exc):
+                raise StoreError(_unwritable(self.path, str(exc))) from None
             raise StoreError(
                 f"{path}: the state database is damaged ({exc}); {backup.advice(self.path)}"
             ) from None
@@ -379,7 +391,9 @@ class Store:
         """One atomic write: BEGIN IMMEDIATE ... COMMIT, rolled back on any exception.
 
         Nested use joins the outer transaction, so several writes (a digest, its outbox rows,
-        the articles and caches of its build) commit together or not at all.
+        the articles and caches of its build) commit together or not at all. A database that
+        turned read-only (or a full disk) meanwhile is a StoreError that says what to fix,
+        not a traceback.
         """
         if self._depth:
             self._depth += 1
@@ -388,16 +402,27 @@ class Store:
             finally:
                 self._depth -= 1
             return
-        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise _write_error(self.path, exc) from None
         self._depth = 1
         try:
             yield self.conn
-        except BaseException:
+        except BaseException as exc:
             self._depth = 0
-            self.conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError) and _is_readonly(exc):
+                raise _write_error(self.path, exc) from None
             raise
         self._depth = 0
-        self.conn.execute("COMMIT")
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            raise _write_error(self.path, exc) from None
 
     def apply(self, changes: Changes, now: dt.datetime) -> None:
         """Write what a build or a fetch gathered, in one transaction (or in the caller's)."""
@@ -1007,7 +1032,8 @@ def open_store(path: Path, *, read_only: bool = False) -> Store:
     """Open the state file; ``read_only`` (dry runs) works on a throw-away copy if it exists.
 
     A dry run must change nothing, not even a migration, so it reads a private in-memory
-    copy of the database.
+    copy of the database. It needs only read access: a database in a folder this user cannot
+    write (where SQLite cannot create the WAL index) is read as immutable.
     """
     if not read_only:
         return Store(path)
@@ -1015,15 +1041,55 @@ def open_store(path: Path, *, read_only: bool = False) -> Store:
     if path.exists():
         uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
         try:
-            source = sqlite3.connect(uri, uri=True)
             try:
-                source.backup(store.conn)
-            finally:
-                source.close()
+                _copy_into(uri, store)
+            except sqlite3.OperationalError as exc:
+                if not _is_readonly(exc):
+                    raise
+                _copy_into(uri + "&immutable=1", store)
             store._migrate()
         except sqlite3.DatabaseError as exc:
             store.close()
+            if _is_readonly(exc):
+                raise StoreError(
+                    f"{path}: the state database cannot be read by this user ({exc}); "
+                    "give this user read access to it and its folder"
+                ) from None
             raise StoreError(
                 f"{path}: the state database is damaged ({exc}); {backup.advice(path)}"
             ) from None
     return store
+
+
+def _copy_into(uri: str, store: Store) -> None:
+    source = sqlite3.connect(uri, uri=True)
+    try:
+        source.backup(store.conn)
+    finally:
+        source.close()
+
+
+def _is_readonly(exc: sqlite3.Error) -> bool:
+    """SQLite's ways of saying the file or its folder cannot be written (or read)."""
+    text = str(exc).lower()
+    return any(words in text for words in ("readonly", "read-only", "unable to open"))
+
+
+def _unwritable(path: Path, reason: str) -> str:
+    where = "" if str(path) in reason else f"{path}: "
+    return (
+        f"cannot write the state database: {where}{reason}; make it writable for this user "
+        "or set state: in config.yaml to another path"
+    )
+
+
+def _write_error(
+    path: Path, exc: sqlite3.OperationalError
+) -> sqlite3.OperationalError | StoreError:
+    """A StoreError for a write SQLite refused for lack of permission or space; any other
+    OperationalError (a lock held too long) is returned unchanged, to be raised as it is."""
+    if _is_readonly(exc):
+        return StoreError(_unwritable(path, str(exc)))
+    if "full" in str(exc).lower():
+        return StoreError(f"{path}: the state database cannot grow ({exc}); free some disk space")
+    return exc

@@ -2,9 +2,10 @@
 
 Chromium is started with ``--remote-debugging-pipe`` (JSON messages on file descriptors 3 and
 4, no extra package needed) and every host except 127.0.0.1 resolves to nothing, so the page
-reaches only the test's own image server. The email is rendered at 600 px light, 600 px dark
-and 375 px; screenshots go to tests/artifacts/ (gitignored). Skipped when chromium is not
-installed (``scripts/ensure-test-tools.sh`` installs it as root).
+reaches only the test's own image server (under a public-looking name, IMAGE_HOST, mapped to
+127.0.0.1: the renderer drops pictures on loopback addresses). The email is rendered at 600 px
+light, 600 px dark and 375 px; screenshots go to tests/artifacts/ (gitignored). Skipped when
+chromium is not installed (``scripts/ensure-test-tools.sh`` installs it as root).
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 TIMEOUT_S = 20.0
+# The image server's name in the email; Chromium maps it to 127.0.0.1 (a loopback URL would be
+# dropped by the renderer, as it would be in a real email).
+IMAGE_HOST = "images.example.com"
 
 
 def find_chromium() -> str | None:
@@ -73,7 +77,8 @@ class Browser:
                 "--disable-sync",
                 "--disable-extensions",
                 "--hide-scrollbars",
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                f"--host-resolver-rules=MAP {IMAGE_HOST} 127.0.0.1, MAP * ~NOTFOUND, "
+                "EXCLUDE 127.0.0.1",
                 f"--user-data-dir={profile}",
                 "--remote-debugging-pipe",
                 "about:blank",
@@ -241,7 +246,8 @@ def email_file(image_server: HTTPServer) -> Iterator[tuple[Path, RenderedDigest]
     digest = sample_digest()
     first = digest.top[0]
     assert first.article.image is not None
-    image = dataclasses.replace(first.article.image, url=httpserver.url_for("/park.png"))
+    url = httpserver.url_for("/park.png").replace("127.0.0.1", IMAGE_HOST, 1)
+    image = dataclasses.replace(first.article.image, url=url)
     first = dataclasses.replace(first, article=dataclasses.replace(first.article, image=image))
     digest = dataclasses.replace(digest, top=(first, *digest.top[1:]))
     rendered = render_digest(digest, unsubscribe="https://example.org/unsubscribe?u=42")

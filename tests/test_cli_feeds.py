@@ -100,7 +100,7 @@ def test_add_duplicate_and_bad_url_fail(config: Path) -> None:
     dup = invoke(config, "add", "http://www.config.example/feed.xml", "--no-check")
     assert dup.exit_code == 1 and "already subscribed" in dup.output
     bad = invoke(config, "add", "feed.xml", "--no-check")
-    assert bad.exit_code == 1 and "http:// or https://" in bad.output
+    assert bad.exit_code == 2 and "http:// or https://" in bad.output  # a usage error
     assert not (config.parent / "subs" / "feeds.opml").exists()
 
 
@@ -170,6 +170,13 @@ def test_registered_in_main_cli(config: Path) -> None:
 
     if "feeds" not in main.commands:
         pytest.skip("the lead has not registered digest.cli.feeds.feeds in digest.cli yet")
+    # A configured feeds_file that does not exist yet is a config error until the first add.
+    result = CliRunner().invoke(main, ["-c", str(config), "feeds", "list"])
+    assert result.exit_code == 2 and "feeds_file:" in result.stderr
+    added = CliRunner().invoke(
+        main, ["-c", str(config), "feeds", "add", "https://a.example/rss", "--no-check"]
+    )
+    assert added.exit_code == 0, added.output
     result = CliRunner().invoke(main, ["-c", str(config), "feeds", "list"])
     assert result.exit_code == 0 and "Config Feed" in result.output
     assert isinstance(main.commands["feeds"], click.Group)

@@ -19,7 +19,7 @@ from digest.sources import fetch as fetch_mod
 from digest.sources.feeds import parse_result
 from digest.sources.fetch import backoff_delay, parse_retry_after
 from digest.sources.http import Http
-from digest.sources.intake import FeedCheck, check_feeds
+from digest.sources.intake import FeedProbe, probe_feeds
 from tests.conftest import public_policy, public_resolve, public_url
 
 NOW = dt.datetime(2026, 11, 26, 7, 0, tzinfo=dt.UTC)
@@ -73,10 +73,10 @@ def fetch_url(
         return fetch_mod.fetch_url(http, url, validators=validators, private_ok=True)
 
 
-def check(src: FeedSource, **kw: object) -> FeedCheck:
+def check(src: FeedSource, **kw: object) -> FeedProbe:
     """A feed read the way a build reads it: discovery and parsing included."""
     with Http(**kw) as http:  # type: ignore[arg-type]
-        [one] = check_feeds([src], http=http, allow_private=False, now=NOW)
+        [one] = probe_feeds([src], http=http, allow_private=False, now=NOW)
     return one
 
 

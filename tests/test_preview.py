@@ -434,6 +434,34 @@ def test_requests_for_other_host_names_are_refused(server: PreviewServer) -> Non
     assert "--host" in refused.body
 
 
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://evil.example/",
+        "http://evil.example:{port}/text",
+        "https://evil.example/",
+        "http://localhost.evil.example/",
+        "http://127.0.0.1@evil.example/",
+        "http:/",
+    ],
+)
+def test_an_absolute_request_line_for_another_host_is_refused(
+    server: PreviewServer, target: str
+) -> None:
+    # "GET http://evil.example/ HTTP/1.1" with "Host: localhost": both names must be ours.
+    port = server.port
+    answer = request(server, target.format(port=port), host_header=f"localhost:{port}")
+    assert answer.status == 403
+    assert "<h1>" not in answer.body
+
+
+def test_an_absolute_request_line_for_loopback_is_answered(server: PreviewServer) -> None:
+    port = server.port
+    for authority in (f"localhost:{port}", f"127.0.0.1:{port}", "evil.example@127.0.0.1"):
+        answer = request(server, f"http://{authority}/", host_header=f"localhost:{port}")
+        assert answer.status == 200, authority
+
+
 # ---------------------------------------------------------------------------- binding
 
 

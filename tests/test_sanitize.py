@@ -54,6 +54,7 @@ TEMPLATE_ELEMENTS = {
     "h3",
     "p",
     "span",
+    "bdi",  # isolates a feed name in the meta line (right-to-left names)
     "a",
     "img",
 }

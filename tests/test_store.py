@@ -56,7 +56,7 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
 def test_a_damaged_file_gives_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite"
     path.write_bytes(b"this is not a database at all" * 100)
-    with pytest.raises(StoreError, match="damaged.*digest state new"):
+    with pytest.raises(StoreError, match=r"damaged.*digest state new"):
         Store(path)
 
 
@@ -168,7 +168,7 @@ def test_a_damaged_file_fails_cleanly_in_a_dry_run_too(tmp_path: Path) -> None:
     with open_store(path, read_only=True) as copy:
         assert copy.get_meta("k") == "v"
     path.write_bytes(b"garbage, not SQLite" * 200)
-    with pytest.raises(StoreError, match="damaged.*digest state new"):
+    with pytest.raises(StoreError, match=r"damaged.*digest state new"):
         open_store(path, read_only=True)
 
 

@@ -3,33 +3,67 @@
 Each command parses its options, calls one library function, and lets
 :func:`digest.cli.common.run` turn a DigestError into one line on stderr and the contract's
 exit code (0 ok, 1 failed, 2 usage or config error). Results go to stdout; logs to stderr.
+
+Importing this module is kept light (click and a few small modules of ours): the commands of
+the later stages and every pipeline stage are imported when a command runs, inside the group,
+where a Ctrl-C becomes one line and exit 130. A Ctrl-C during this import itself is answered
+the same way by a handler that lives only as long as the import.
 """
 
+# ruff: noqa: E402 -- the Ctrl-C handler must be in place before the imports it guards.
 from __future__ import annotations
 
 import os
+import signal
+import sys
+import threading
+from types import FrameType
+
+
+def _interrupted_while_starting(signum: int, frame: FrameType | None) -> None:
+    sys.stderr.write("interrupted (Ctrl-C); run the command again to finish\n")
+    raise SystemExit(130)
+
+
+# Only when nobody else (an embedding program, a test runner) chose a handler.
+_GUARD_IMPORT = (
+    threading.current_thread() is threading.main_thread()
+    and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+)
+if _GUARD_IMPORT:
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
 
 # Summaries multiply many small matrices; OpenBLAS threads make that 3-4x slower on a busy
 # machine. Set before numpy loads, and only as a default the user can override.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import datetime as dt
+import importlib
 import json
-import sys
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import click
 
 from digest import __version__
-from digest.cli.common import CliState, parse_date, pass_state, run, setup_logging
+from digest.cli.common import (
+    CliState,
+    Group,
+    parse_date,
+    pass_state,
+    plural,
+    run,
+    say,
+    setup_logging,
+)
 from digest.errors import ConfigError, DigestError
-from digest.models import SUMMARY_METHODS, ExtractedPage, utc_now
+from digest.models import SUMMARY_METHODS, ExtractedPage
 
 METHOD_CHOICE = click.Choice(SUMMARY_METHODS)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "-c",
     "--config",
@@ -71,14 +105,25 @@ def init(state: CliState, directory: Path) -> None:
     def write() -> Path:
         if target.exists():
             raise DigestError(f"{target} already exists; edit it, or remove it first")
-        directory.mkdir(parents=True, exist_ok=True)
         text = resources.files("digest").joinpath("starter_config.yaml").read_text("utf-8")
-        with target.open("x", encoding="utf-8") as handle:
-            handle.write(text)
+        # A folder that does not exist yet is created, parents too (as `git init` does).
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            with target.open("x", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise DigestError(_cannot_write(target, exc)) from None
         return target
 
     path = run(state, write)
     click.echo(str(path))
+
+
+def _cannot_write(target: Path, exc: OSError) -> str:
+    from digest.writable import file_problem
+
+    reason = file_problem(target) or exc.strerror or str(exc)
+    return f"cannot write {target}: {reason}; choose another folder, e.g. digest init ~/digest"
 
 
 @main.command()
@@ -115,7 +160,7 @@ def build(state: CliState, date_arg: str | None, out_dir: Path | None, dry_run: 
         )
         for problem in output.digest.problems:
             if problem.kind != "recovered":
-                click.echo(f"warning: {problem.feed}: {problem.message}", err=True)
+                say(f"warning: {problem.feed}: {problem.message}")
         return output.html_path
 
     click.echo(str(run(state, go)))
@@ -139,8 +184,10 @@ def fetch(state: CliState) -> None:
         reports = fetch_and_store(config, progress=sys.stderr.isatty() and not state.quiet)
         failed = 0
         for report in reports:
-            detail = report.error or f"{report.new} new of {report.entries}"
-            click.echo(f"{report.status}\t{detail}\t{report.source.label}")
+            detail = (
+                report.error or f"{report.new} new of {plural(report.entries, 'entry', 'entries')}"
+            )
+            click.echo(f"{report.status}\t{detail}\t{report.source.name or report.source.label}")
             failed += report.status == "failed"
         return failed
 
@@ -151,47 +198,41 @@ def fetch(state: CliState) -> None:
 @main.command()
 @pass_state
 def check(state: CliState) -> None:
-    """Validate the config and read every feed once; one line per mistake.
+    """Validate the config, read every feed once, look at the mail transport and the state
+    database; one line per mistake, the same warnings a build would give.
 
-    Exit 2 for config mistakes, 1 when a feed cannot be read, 0 when all is well.
+    One line per feed on stdout: ok or warning, its entries, its name. Exit 2 for config
+    mistakes, 1 when a feed cannot be read or mail or the state database would fail, else 0.
 
     \b
     Example:
         digest -c config.yaml check
     """
+    from digest.checks import check_feeds, check_mail, check_state
     from digest.config import load_config
-    from digest.pipeline import make_http
-    from digest.sources.intake import check_feeds
 
     try:
         config = load_config(state.config_arg)
-        sources = config.feed_sources()  # reads feeds_file, which can be broken too
+        feeds = check_feeds(config)  # reads feeds_file, which can be broken too
     except ConfigError as exc:
         for message in exc.messages:
-            click.echo(f"error: {message}", err=True)
+            say(f"error: {message}")
         sys.exit(2)
-    if not sources:
-        click.echo("warning: feeds: no feeds configured; add some under feeds:", err=True)
-    with make_http(config) as http:
-        checks = check_feeds(
-            sources,
-            http=http,
-            allow_private=config.fetch.allow_private,
-            now=utc_now(),
-        )
+    if not feeds:
+        say("warning: feeds: no feeds configured; add some under feeds:")
     bad = 0
-    for index, item in enumerate(checks):
-        source = item.source
-        where = f"feeds[{index}]" if index < len(config.feeds) else f"feeds_file ({source.key})"
-        if item.parsed is None:
-            click.echo(f"error: {where}: {item.error}", err=True)
+    for feed in feeds:
+        if feed.error is not None:
+            say(f"error: {feed.where}: {feed.error}")
             bad += 1
             continue
-        parsed = item.parsed
-        count = len(parsed.articles)
-        click.echo(
-            f"ok\t{count} entr{'y' if count == 1 else 'ies'}\t{parsed.title or source.label}"
-        )
+        for warning in feed.warnings:
+            say(f"warning: {feed.where}: {warning}")
+        status = "warning" if feed.warnings else "ok"
+        click.echo(f"{status}\t{plural(feed.entries, 'entry', 'entries')}\t{feed.name}")
+    for problem in [*check_mail(config), *check_state(config.state)]:
+        say(f"error: {problem}")
+        bad += 1
     sys.exit(1 if bad else 0)
 
 
@@ -300,7 +341,7 @@ def parse(state: CliState, target: str, as_json: bool) -> None:
     config = run(state, state.load_optional)
     parsed = run(state, lambda: read_feed(target, config=config))
     for problem in parsed.problems:
-        click.echo(f"warning: {problem.feed}: {problem.message}", err=True)
+        say(f"warning: {problem.feed}: {problem.message}")
     for article in parsed.articles:
         published = (
             article.published.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
@@ -317,9 +358,15 @@ def parse(state: CliState, target: str, as_json: bool) -> None:
                 "text_chars": len(article.text),
                 "full_text": article.full_text,
             }
-            click.echo(json.dumps(record, ensure_ascii=False))
+            click.echo(_json_line(record))
         else:
             click.echo(f"{published or '-'}\t{article.title}\t{article.link or '-'}")
+
+
+def _json_line(record: dict[str, Any]) -> str:
+    """One JSON line; U+2028/U+2029 escaped, as readers that split on them would break it."""
+    text = json.dumps(record, ensure_ascii=False)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 @main.command()
@@ -350,19 +397,78 @@ def extract(state: CliState, target: str, as_json: bool) -> None:
         click.echo(page.text)
 
 
+class _Commands(dict[str, click.Command]):
+    """The group's commands, where those of the later stages are imported on first use.
+
+    They live beside their library modules (mail, store, preview), which take a few hundred
+    milliseconds to import; `digest build` should not wait for `digest send`'s. Asking for
+    a command by name imports its module; listing them imports all.
+    """
+
+    def __init__(self, lazy: dict[str, tuple[str, str]]) -> None:
+        super().__init__()
+        self._lazy = dict(lazy)
+
+    def _load(self, name: str | None = None) -> None:
+        for key in [name] if name is not None else list(self._lazy):
+            spec = self._lazy.pop(key, None) if key is not None else None
+            if spec is not None:
+                module = importlib.import_module(spec[0])
+                super().__setitem__(key, getattr(module, spec[1]))
+
+    def __getitem__(self, key: str) -> click.Command:
+        self._load(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._load(key)
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._lazy or super().__contains__(key)
+
+    def __iter__(self) -> Any:
+        self._load()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        return len(self._lazy) + super().__len__()
+
+    def keys(self) -> Any:
+        self._load()
+        return super().keys()
+
+    def values(self) -> Any:
+        self._load()
+        return super().values()
+
+    def items(self) -> Any:
+        self._load()
+        return super().items()
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        self._load(key)
+        return super().setdefault(key, default)
+
+
 def _register() -> None:
     # Commands of the later stages live beside their library modules; the group is here.
-    from digest.cli.delivery import run_daemon, send, status
-    from digest.cli.feeds import feeds
-    from digest.cli.preview import preview
-    from digest.cli.state import state_group
-
-    main.add_command(preview)
-    main.add_command(send)
-    main.add_command(status)
-    main.add_command(run_daemon)
-    main.add_command(feeds)
-    main.add_command(state_group)
+    commands = _Commands(
+        {
+            "preview": ("digest.cli.preview", "preview"),
+            "send": ("digest.cli.delivery", "send"),
+            "status": ("digest.cli.delivery", "status"),
+            "run": ("digest.cli.delivery", "run_daemon"),
+            "feeds": ("digest.cli.feeds", "feeds"),
+            "state": ("digest.cli.state", "state_group"),
+        }
+    )
+    commands.update(main.commands)
+    main.commands = commands
 
 
 _register()
+
+if _GUARD_IMPORT:
+    # From here on a Ctrl-C is a KeyboardInterrupt again, which the group turns into one line.
+    signal.signal(signal.SIGINT, signal.default_int_handler)

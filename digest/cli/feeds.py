@@ -7,11 +7,12 @@ Feeds listed under ``feeds:`` in config.yaml are shown and exported, but edited 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
 
-from digest.cli.common import CliState, pass_state, run
+from digest.cli.common import CliState, pass_state, plural, run
 from digest.config import Config
 from digest.errors import ConfigError
 from digest.models import FeedSource, utc_now
@@ -86,12 +87,30 @@ def add(state: CliState, url: str, name: str | None, category: str | None, check
     """
     from digest.sources.opml import add_feed
 
+    url = url.strip()
+    # Usage mistakes (exit 2), found before the config is read or anything is fetched.
+    if not re.match(r"^https?://[^\s/?#]+", url, re.IGNORECASE):
+        raise click.BadParameter(
+            f"expected an http:// or https:// feed URL, found {url!r} "
+            "(local files go under feeds: with path: in config.yaml)",
+            param_hint="URL",
+        )
+    for option, value in (("--name", name), ("--category", category)):
+        if value is not None and not value.strip():
+            raise click.BadParameter(
+                "expected some text; leave the option out to use the default",
+                param_hint=option,
+            )
     config = run(state, state.load)
     path = run(state, lambda: _feeds_file(config))
-    source = FeedSource(url=url.strip(), name=name or None, category=category or None)
+    source = FeedSource(
+        url=url,
+        name=name.strip() if name else None,
+        category=category.strip() if category else None,
+    )
     if check:
         source = run(state, lambda: _checked(config, source))
-    existing = run(state, config.feed_sources)
+    existing = run(state, lambda: config.feed_sources(missing_ok=True))
     run(state, lambda: add_feed(path, source, existing=existing))
     click.echo(f"added\t{source.name or ''}\t{source.url}\t{source.category or ''}")
 
@@ -102,14 +121,11 @@ def _checked(config: Config, source: FeedSource) -> FeedSource:
 
     from digest.errors import FeedError
     from digest.pipeline import make_http
-    from digest.sources.intake import check_feeds
-    from digest.sources.opml import FeedsFileError
+    from digest.sources.intake import probe_feeds
 
     assert source.url is not None
-    if not source.url.lower().startswith(("http://", "https://")):
-        raise FeedsFileError(f"expected an http:// or https:// feed URL, found {source.url!r}")
     with make_http(config) as http:
-        [checked] = check_feeds(
+        [checked] = probe_feeds(
             [source],
             http=http,
             allow_private=config.fetch.allow_private,
@@ -163,11 +179,11 @@ def import_(state: CliState, file: Path) -> None:
 
     config = run(state, state.load)
     path = run(state, lambda: _feeds_file(config))
-    existing = run(state, config.feed_sources)
+    existing = run(state, lambda: config.feed_sources(missing_ok=True))
     report = run(state, lambda: import_feeds(path, file, existing=existing))
     extra = f", {report.not_http} not http(s) left out" if report.not_http else ""
     click.echo(
-        f"imported {report.added} feeds into {path}, "
+        f"imported {plural(report.added, 'feed')} into {path}, "
         f"skipped {report.duplicates} already subscribed{extra}"
     )
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import io
@@ -41,6 +42,7 @@ import json
 import logging
 import os
 import re
+import signal
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
@@ -118,6 +120,123 @@ _TEASER_END = re.compile(
     re.IGNORECASE,
 )
 _WS = re.compile(r"[ \t\r\f\v\u00a0]+")
+
+
+# --- characters that are not text ----------------------------------------------------------
+
+# Lone surrogates ("\ud800" in a JSON Feed, &#xD800; in XML) cannot be encoded as UTF-8, so
+# one of them used to stop every later stage (hashing, SQLite, stdout). U+FFFE/U+FFFF are not
+# characters XML allows, and our own Atom feed of digests must stay well-formed.
+_REPLACE = "\ud800-\udfff\ufffe\uffff"
+# C0 controls (NUL among them) other than tab and line breaks, DEL and C1 controls are never
+# text; a C1 control is almost always a Windows-1252 byte decoded as Latin-1 ("\x93"), so it
+# becomes the character that code page meant, or goes when it means nothing.
+_NOT_TEXT = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_REPLACE}]")
+
+
+def _c1_table() -> dict[int, str | None]:
+    table: dict[int, str | None] = {c: None for c in [*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)]}
+    table[0x7F] = None
+    for code in range(0x80, 0xA0):
+        try:
+            table[code] = bytes([code]).decode("cp1252")
+        except UnicodeDecodeError:
+            table[code] = None
+    table.update({c: "\ufffd" for c in range(0xD800, 0xE000)})
+    table[0xFFFE] = table[0xFFFF] = "\ufffd"
+    return table
+
+
+_SCRUB_TABLE = _c1_table()
+
+
+def scrub(text: str) -> str:
+    """``text`` safe to encode, store and print: lone surrogates and U+FFFE/U+FFFF become
+    U+FFFD, control characters other than tab and line breaks are removed (C1 controls
+    become the Windows-1252 character they stand for)."""
+    if _NOT_TEXT.search(text) is None:
+        return text
+    return text.translate(_SCRUB_TABLE)
+
+
+def _scrub_json(value: Any) -> Any:
+    """Every string (keys too) of decoded JSON passed through :func:`scrub`."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, list):
+        return [_scrub_json(v) for v in value]
+    if isinstance(value, dict):
+        return {scrub(str(k)): _scrub_json(v) for k, v in value.items()}
+    return value
+
+
+def _scrub_fields(value: Any) -> Any:
+    """A frozen dataclass with :func:`scrub` applied to every str field (and nested
+    dataclasses, tuples of them): whatever a parser let through, nothing unencodable leaves
+    this module. Returns ``value`` itself when nothing changed."""
+    changes: dict[str, Any] = {}
+    for spec in dataclasses.fields(value):
+        current = getattr(value, spec.name)
+        if isinstance(current, str):
+            new: Any = scrub(current)
+        elif dataclasses.is_dataclass(current) and not isinstance(current, type):
+            new = _scrub_fields(current)
+        elif isinstance(current, tuple) and any(
+            dataclasses.is_dataclass(v) or isinstance(v, str) for v in current
+        ):
+            new = tuple(
+                scrub(v)
+                if isinstance(v, str)
+                else _scrub_fields(v)
+                if dataclasses.is_dataclass(v) and not isinstance(v, type)
+                else v
+                for v in current
+            )
+            if all(a is b for a, b in zip(new, current, strict=True)):
+                new = current
+        else:
+            continue
+        if new is not current and new != current:
+            changes[spec.name] = new
+    return dataclasses.replace(value, **changes) if changes else value
+
+
+_CHARREF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,20}));")
+
+
+def _fix_charref(match: re.Match[bytes]) -> bytes:
+    hexa, decimal = match.groups()
+    code = int(hexa, 16) if hexa else int(decimal)
+    if code in (0x09, 0x0A, 0x0D) or 0x20 <= code < 0xD800 or 0xE000 <= code < 0xFFFE:
+        return match.group(0)
+    if 0x10000 <= code <= 0x10FFFF:
+        return match.group(0)
+    if code < 0x20:
+        return b""  # a control character: not text, and not allowed in XML
+    return b"&#xFFFD;"  # a surrogate, U+FFFE/U+FFFF or beyond Unicode
+
+
+def _fix_charrefs(body: bytes) -> bytes:
+    """Character references XML forbids, rewritten before feedparser sees them: its fallback
+    parser turns ``&#xD800;`` into an exception and ``&#x110000;`` into another."""
+    if b"&#" not in body:
+        return body
+    return _CHARREF.sub(_fix_charref, body)
+
+
+# A newline or a BOM before "<?xml" (9 of 82 real feeds) is a publishing slip that readers
+# ignore; expat calls it fatal, which made digest warn about perfectly readable feeds.
+_BEFORE_DECLARATION = re.compile(rb"(?:\xef\xbb\xbf|[ \t\r\n])+(?=<\?xml[ \t\r\n?])")
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def _strip_before_declaration(body: bytes) -> bytes:
+    match = _BEFORE_DECLARATION.match(body)
+    if match is None or match.group(0) == _UTF8_BOM:
+        return body
+    # A BOM still says "UTF-8"; keep it, in front where it belongs.
+    bom = _UTF8_BOM if _UTF8_BOM in match.group(0) else b""
+    return bom + body[match.end() :]
 
 
 # --- URLs -----------------------------------------------------------------------------
@@ -223,8 +342,12 @@ def _to_text(value: str, mime: str | None) -> str:
     return _html_to_text(value)
 
 
+# Line and paragraph separators are line breaks too (str.splitlines, editors, terminals).
+_BREAKS = re.compile("[\n\u2028\u2029]")
+
+
 def _one_line(text: str) -> str:
-    return _WS.sub(" ", text.replace("\n", " ")).strip()
+    return _WS.sub(" ", _BREAKS.sub(" ", text)).strip()
 
 
 def _title_from_text(text: str, limit: int = 100) -> str:
@@ -449,7 +572,11 @@ def _json_feed(
     if skipped:
         problems.append(
             FeedProblem(
-                feed_name, f"{skipped} JSON Feed item(s) are not objects; skipped", "warning"
+                feed_name,
+                f"{skipped} JSON Feed "
+                + ("item is not an object" if skipped == 1 else "items are not objects")
+                + "; skipped",
+                "warning",
             )
         )
     return ParsedFeed(
@@ -576,8 +703,8 @@ def _xml_feed(
         problems.append(
             FeedProblem(
                 feed_name,
-                f"{reason}; read {len(entries)} entries anyway (tell the publisher if items "
-                "are missing)",
+                f"{reason}; read {_entries(len(entries))} anyway (tell the publisher if "
+                "items are missing)",
                 "warning",
             )
         )
@@ -589,6 +716,10 @@ def _xml_feed(
         problems=tuple(problems),
         language=feed_language,
     )
+
+
+def _entries(count: int) -> str:
+    return f"{count} entry" if count == 1 else f"{count} entries"
 
 
 def _unreadable(body: bytes, source: FeedSource, parsed: Any = None) -> str:
@@ -631,19 +762,28 @@ def parse_feed(
         base = source.path.resolve().as_uri()
     if _looks_like_json(body):
         try:
-            data = json.loads(body.decode("utf-8-sig", errors="replace"))
+            data = _scrub_json(json.loads(body.decode("utf-8-sig", errors="replace")))
         except (ValueError, RecursionError):
             data = None
         if isinstance(data, dict) and (
             "jsonfeed.org" in str(data.get("version") or "") or isinstance(data.get("items"), list)
         ):
-            return _json_feed(data, source, base, now)
+            return _scrub_parsed(_json_feed(data, source, base, now))
         if data is not None:
             raise ParseError(
                 f"{source.label}: JSON but not a JSON Feed (no version or items); "
                 "check the URL or remove the feed"
             )
-    return _xml_feed(body, source, lowered, base, now)
+    body = _fix_charrefs(_strip_before_declaration(body))
+    return _scrub_parsed(_xml_feed(body, source, lowered, base, now))
+
+
+def _scrub_parsed(parsed: ParsedFeed) -> ParsedFeed:
+    articles = tuple(_scrub_fields(a) for a in parsed.articles)
+    problems = tuple(_scrub_fields(p) for p in parsed.problems)
+    changed = dataclasses.replace(parsed, articles=articles, problems=problems)
+    result: ParsedFeed = _scrub_fields(changed)
+    return result
 
 
 def parse_result(result: FetchResult, *, now: dt.datetime) -> ParsedFeed:
@@ -676,6 +816,9 @@ def _background() -> None:
     slice behind CPU-bound parsers would stretch every request."""
     with contextlib.suppress(OSError):
         os.nice(10)
+    # Ctrl-C in a terminal reaches every process of the group; the parent stops the run and
+    # says so once, workers must not each print a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def parse_many(

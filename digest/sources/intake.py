@@ -302,7 +302,7 @@ def gather(
 
 
 @dataclass(frozen=True)
-class FeedCheck:
+class FeedProbe:
     """One feed read once the way a build reads it: what came back and what it held."""
 
     source: FeedSource
@@ -311,35 +311,35 @@ class FeedCheck:
     error: str | None
 
 
-def _probe(http: Http, source: FeedSource, allow_private: bool, now: dt.datetime) -> FeedCheck:
+def _probe(http: Http, source: FeedSource, allow_private: bool, now: dt.datetime) -> FeedProbe:
     result = fetch_mod.fetch_source(
         http, source, private=fetch_mod.private_ok(source, allow_private)
     )
     result = _discovery(http, {}, allow_private)(result)
     if result.error is not None:
-        return FeedCheck(source, result, None, result.error)
+        return FeedProbe(source, result, None, result.error)
     try:
         parsed = feeds_mod.parse_result(result, now=now)
     except ParseError as exc:
-        return FeedCheck(source, result, None, str(exc))
-    return FeedCheck(source, result, parsed, None)
+        return FeedProbe(source, result, None, str(exc))
+    return FeedProbe(source, result, parsed, None)
 
 
-def check_feeds(
+def probe_feeds(
     sources: list[FeedSource], *, http: Http, allow_private: bool, now: dt.datetime
-) -> list[FeedCheck]:
+) -> list[FeedProbe]:
     """Read every feed once as a build would (same address rules, discovery, parsing),
-    recording nothing; one :class:`FeedCheck` per source, in order."""
-    checks: list[FeedCheck | None] = [None] * len(sources)
-    for index, check in fetch_by_host(
+    recording nothing; one :class:`FeedProbe` per source, in order."""
+    probes: list[FeedProbe | None] = [None] * len(sources)
+    for index, probe in fetch_by_host(
         sources,
         lambda s: _probe(http, s, allow_private, now),
         host=lambda s: host_of(s.url or ""),
         per_host=http.per_host,
         concurrency=http.concurrency,
     ):
-        checks[index] = check
-    return [c for c in checks if c is not None]
+        probes[index] = probe
+    return [p for p in probes if p is not None]
 
 
 def read_feed(target: str, *, http: Http, now: dt.datetime | None = None) -> ParsedFeed:

@@ -55,12 +55,40 @@ def parse_opml(data: bytes) -> list[FeedSource]:
 
 
 def read_opml(path: Path) -> list[FeedSource]:
-    """Every http(s) feed in an OPML file; ConfigError naming the file when unreadable."""
+    """Every http(s) feed in the feeds file; ConfigError (key ``feeds_file``) when it cannot
+    be read or is not a complete OPML document.
+
+    listparser reads what it can of a damaged file; for the subscriptions digest builds from,
+    a truncated file silently losing its last feeds is worse than a clear error.
+    """
+    if path.is_dir():
+        raise ConfigError(f"feeds_file: {path} is a folder; name an OPML file")
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"feeds_file: cannot read {path} ({exc.strerror})") from None
+    _check_opml(path, data)
     return parse_opml(data)
+
+
+def _check_opml(path: Path, data: bytes) -> None:
+    """ConfigError unless ``data`` is well-formed XML with an ``<opml>`` root."""
+    parser = ET.XMLParser()
+    try:
+        parser.feed(data)
+        root = parser.close()
+    except ET.ParseError as exc:
+        line, column = exc.position
+        problem = "it is empty" if not data.strip() else f"line {line}, column {column + 1}"
+        raise ConfigError(
+            f"feeds_file: {path} is not valid OPML ({problem}: "
+            f"{str(exc).split(':')[0]}); fix it, restore a backup or remove feeds_file"
+        ) from None
+    if root.tag.lower() != "opml":
+        raise ConfigError(
+            f"feeds_file: {path} is not an OPML file (its root element is <{root.tag}>); "
+            "point feeds_file at an OPML subscription list"
+        )
 
 
 # --- writing --------------------------------------------------------------------------
@@ -100,10 +128,22 @@ def _serialise(root: ET.Element) -> bytes:
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` in one step (same folder temp file, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Replace ``path`` with ``data`` in one step (same folder temp file, fsync, rename).
+
+    Raises FeedsFileError naming the file when its folder cannot be written.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        from digest.writable import file_problem
+
+        reason = file_problem(path) or exc.strerror or str(exc)
+        raise FeedsFileError(
+            f"cannot write {path}: {reason}; make its folder writable for this user or "
+            "point feeds_file at a file in a folder that is"
+        ) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -111,8 +151,12 @@ def write_atomically(path: Path, data: bytes) -> None:
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise FeedsFileError(
+                f"cannot write {path} ({exc.strerror or exc}); the file is unchanged"
+            ) from None
         raise
 
 
