@@ -255,7 +255,7 @@ class Scheduler:
         """
         self.reload()
         date = slot_date(slot, self.config.tz)
-        log.info("running the daily job for %s (slot %s)", date, slot.astimezone(self.config.tz))
+        log.debug("running the daily job for %s (slot %s)", date, slot.astimezone(self.config.tz))
         try:
             self.job(date)
         except Exception:
@@ -317,7 +317,7 @@ class Scheduler:
             log.exception("retrying due mail failed")
         else:
             for report in reports:
-                _log_report(report, "retry: ")
+                _log_report(report, "retry of ")
 
     def seconds_to_sleep(self) -> float:
         """Until the next slot or the next retry tick, whichever is sooner."""
@@ -378,16 +378,22 @@ class Scheduler:
             sleep=self.retry_sleep,
         )
         for report in reports:
-            _log_report(report, "")
+            _log_report(report, "daily job for ")
 
 
 def _log_report(report: DeliveryReport, prefix: str) -> None:
-    """One line per recipient: INFO when done, WARNING when failed, pending or busy."""
+    """One INFO line per digest date (what happened to how many recipients), and one
+    WARNING per recipient that failed, is pending or busy."""
     if report.skipped_empty:
-        log.info("%snothing new for %s; not sent (email.send_empty is false)", prefix, report.date)
+        log.info("%s%s: nothing new; not sent (email.send_empty is false)", prefix, report.date)
+        return
+    counts: dict[str, int] = {}
     for result in report.results:
-        level = logging.INFO if result.status.done else logging.WARNING
-        detail = f": {result.detail}" if result.detail else ""
-        log.log(
-            level, "%s%s to %s: %s%s", prefix, report.date, result.recipient, result.status, detail
-        )
+        counts[str(result.status)] = counts.get(str(result.status), 0) + 1
+        if not result.status.done:
+            detail = f": {result.detail}" if result.detail else ""
+            log.warning(
+                "%s%s to %s: %s%s", prefix, report.date, result.recipient, result.status, detail
+            )
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    log.info("%s%s: %s", prefix, report.date, summary or "no recipients")

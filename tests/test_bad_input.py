@@ -240,7 +240,7 @@ CASES = [
     Case("build-time-25", (*C, "build"), 2, "schedule.time", config(schedule={"time": "25:00"})),
     Case("build-time-number", (*C, "build"), 2, "in quotes", raw_config("schedule:\n  time: 7\n")),
     Case("build-bad-timezone", (*C, "build"), 2, "timezone", config(timezone="Mars/Olympus")),
-    Case("build-garbage-state", (*C, "build"), 1, "cannot be used", both(config(), garbage_state)),
+    Case("build-garbage-state", (*C, "build"), 1, "is damaged", both(config(), garbage_state)),
     Case(
         "build-read-only-state",
         (*C, "build"),
@@ -299,7 +299,7 @@ CASES = [
     ),
     # -- fetch
     Case("fetch-no-config", ("-c", "{dir}/none.yaml", "fetch"), 2, "digest init"),
-    Case("fetch-garbage-state", (*C, "fetch"), 1, "cannot be used", both(config(), garbage_state)),
+    Case("fetch-garbage-state", (*C, "fetch"), 1, "is damaged", both(config(), garbage_state)),
     Case(
         "fetch-read-only-state-folder",
         (*C, "fetch"),
@@ -370,9 +370,7 @@ CASES = [
     ),
     # -- status
     Case("status-no-config", ("-c", "{dir}/x.yaml", "status"), 2, "digest init"),
-    Case(
-        "status-garbage-state", (*C, "status"), 1, "cannot be used", both(config(), garbage_state)
-    ),
+    Case("status-garbage-state", (*C, "status"), 1, "is damaged", both(config(), garbage_state)),
     # -- feeds
     Case(
         "feeds-add-not-a-url",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -32,11 +33,11 @@ _LAUNCH = (
 )
 
 
-def _argv(config: Path, *args: str) -> list[str]:
+def _argv(config: Path, *args: str, verbose: bool = True) -> list[str]:
     from digest.cli import main
 
     prefix = ["-m", "digest"] if "run" in main.commands else ["-c", _LAUNCH]
-    return [sys.executable, *prefix, "-v", "-c", str(config), *args]
+    return [sys.executable, *prefix, *(["-v"] if verbose else []), "-c", str(config), *args]
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -48,11 +49,11 @@ def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:
+def _start(config: Path, log: Path, *, verbose: bool = True) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
     with log.open("wb") as handle:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(
-            _argv(config, "run"),
+            _argv(config, "run", verbose=verbose),
             cwd=REPO,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -97,14 +98,19 @@ def test_daemon_catches_up_once_and_not_again_after_restart(tmp_path: Path) -> N
             encoding="utf-8",
         )
         first_log = tmp_path / "first.log"
-        proc = _start(config, first_log)
+        proc = _start(config, first_log, verbose=False)
         try:
             _wait_for(lambda: server.handler.count() == 1, 60, "the caught-up digest")
             _wait_for(lambda: "waiting; next run" in first_log.read_text(), 20, "the idle loop")
         finally:
             code = _stop(proc)
         assert code == 0, first_log.read_text()
-        assert "catching up the missed slot" in first_log.read_text()
+        log = first_log.read_text()
+        assert "catching up the missed slot" in log
+        # At the default verbosity a daemon says what each job did, in one line, and the
+        # stages and libraries stay quiet.
+        assert re.search(r"daily job for \d{4}-\d\d-\d\d: 1 sent$", log, re.M), log
+        assert all(line.startswith("INFO digest.scheduler") for line in log.splitlines()), log
         msg = server.handler.received[0].message
         assert msg["To"] == "reader@example.org"
         assert "Story number" in msg.get_body(("plain",)).get_content()

@@ -177,7 +177,10 @@ def run_daemon(state: CliState) -> None:
     def go() -> int:
         state.load().require_email()
         if not state.quiet:
-            # A daemon says what it does: one line per job at the default verbosity.
+            # A daemon says what it does: its own lines at INFO at the default verbosity
+            # (one per job), while libraries and the other stages stay at warnings.
+            for handler in logging.getLogger().handlers:
+                handler.setLevel(min(handler.level, logging.INFO))
             logging.getLogger("digest.scheduler").setLevel(logging.INFO)
         return Scheduler(state.load).run()
 
