@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
+import zoneinfo
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,11 @@ from click.testing import CliRunner
 
 from digest.cli import main
 from tests.conftest import write_config
+
+# Dates relative to today: a real build may only create a digest near today (digests go
+# forward), and these tests run the CLI on the real clock.
+_TODAY = dt.datetime.now(zoneinfo.ZoneInfo("UTC")).date()
+DAY = _TODAY.isoformat()
 
 SEED_TITLE = (
     "Putin dari Rusia akan mengunjungi Korea Utara, di tengah meningkatnya kerja sama militer"
@@ -58,13 +65,13 @@ def test_init_writes_a_valid_starter_and_refuses_to_overwrite(
 def test_build_prints_the_html_path(runner: CliRunner, demo_config: Path, tmp_path: Path) -> None:
     out = tmp_path / "site"
     result = runner.invoke(
-        main, ["-c", str(demo_config), "build", "--date", "2026-11-26", "--out", str(out)]
+        main, ["-c", str(demo_config), "build", "--date", DAY, "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == str(out / "2026-11-26.html")
+    assert result.stdout.strip() == str(out / f"{DAY}.html")
     assert {p.name for p in out.iterdir()} >= {
-        "2026-11-26.html",
-        "2026-11-26.txt",
+        f"{DAY}.html",
+        f"{DAY}.txt",
         "index.html",
         "feed.xml",
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,14 @@ from digest.cli.common import CliState
 from digest.cli.delivery import run_daemon, send, status
 from digest.store import Store
 from tests.smtp_server import SmtpServer, free_port, write_feed
+
+# Dates relative to today: a real build may only create a digest near today (digests go
+# forward), and these tests run the CLI on the real clock.
+_TODAY = dt.datetime.now(zoneinfo.ZoneInfo("Europe/Berlin")).date()
+DAY = _TODAY.isoformat()
+DAY_BEFORE = (_TODAY + dt.timedelta(days=-1)).isoformat()
+DAY_AFTER = (_TODAY + dt.timedelta(days=1)).isoformat()
+LONG_DAY = f"{_TODAY:%A}, {_TODAY.day} {_TODAY:%B %Y}"
 
 A, B = "a@example.org", "b@example.org"
 
@@ -76,36 +86,36 @@ def _digest(config: Path, *args: str, env: dict[str, str] | None = None) -> Resu
 
 def test_send_delivers_once_and_again_sends_nothing(tmp_path: Path, server: SmtpServer) -> None:
     config = _write_config(tmp_path, server.port)
-    first = _digest(config, "send", "--date", "2026-11-26")
+    first = _digest(config, "send", "--date", DAY)
     assert first.exit_code == 0, first.output
-    assert "2026-11-26 a@example.org: sent" in first.stdout
+    assert f"{DAY} a@example.org: sent" in first.stdout
     assert server.handler.count(A) == 1 and server.handler.count(B) == 1
     msg = server.handler.messages_to(A)[0].message
-    assert msg["Subject"] == "Morning Digest for Thursday, 26 November 2026"
+    assert msg["Subject"] == f"Morning Digest for {LONG_DAY}"
     assert "Story number" in msg.get_body(("plain",)).get_content()
-    second = _digest(config, "send", "--date", "2026-11-26")
+    second = _digest(config, "send", "--date", DAY)
     assert second.exit_code == 0
     assert "already-sent" in second.stdout
     assert server.handler.count() == 2
-    quiet = _digest(config, "-q", "send", "--date", "2026-11-26")
+    quiet = _digest(config, "-q", "send", "--date", DAY)
     assert quiet.exit_code == 0 and quiet.stdout == ""  # silence under cron
 
 
 def test_refused_recipient_exits_1_and_is_named(tmp_path: Path, server: SmtpServer) -> None:
     server.handler.reject[B] = "550 5.1.1 <b@example.org>: Recipient address rejected"
     config = _write_config(tmp_path, server.port)
-    result = _digest(config, "send", "--date", "2026-11-26")
+    result = _digest(config, "send", "--date", DAY)
     assert result.exit_code == 1
-    assert "error: b@example.org: delivery of 2026-11-26 failed permanently: " in result.stderr
+    assert f"error: b@example.org: delivery of {DAY} failed permanently: " in result.stderr
     assert "550" in result.stderr and "a@example.org" not in result.stderr
     assert server.handler.count(A) == 1 and server.handler.count(B) == 0
 
 
 def test_unreachable_server_exits_1_and_keeps_the_row_due(tmp_path: Path) -> None:
     config = _write_config(tmp_path, free_port())
-    result = _digest(config, "send", "--date", "2026-11-26", "--retry-for", "0")
+    result = _digest(config, "send", "--date", DAY, "--retry-for", "0")
     assert result.exit_code == 1
-    assert "error: a@example.org: delivery of 2026-11-26 not done yet" in result.stderr
+    assert f"error: a@example.org: delivery of {DAY} not done yet" in result.stderr
     assert "connection refused" in result.stderr
     with Store(tmp_path / "state.sqlite") as store:
         rows = store.outbox_rows()
@@ -116,64 +126,64 @@ def test_unreachable_server_exits_1_and_keeps_the_row_due(tmp_path: Path) -> Non
     # The server is back (on a new port, after a config edit): the rows go, once.
     with SmtpServer() as srv:
         config = _write_config(tmp_path, srv.port)
-        again = _digest(config, "send", "--date", "2026-11-26")
+        again = _digest(config, "send", "--date", DAY)
         assert again.exit_code == 0, again.output
         assert srv.handler.count(A) == 1 and srv.handler.count(B) == 1
 
 
 def test_earlier_due_digest_is_retried_by_a_later_send(tmp_path: Path) -> None:
     config = _write_config(tmp_path, free_port(), email={"to": [A]})
-    assert _digest(config, "send", "--date", "2026-11-25", "--retry-for", "0").exit_code == 1
+    assert _digest(config, "send", "--date", DAY_BEFORE, "--retry-for", "0").exit_code == 1
     with SmtpServer() as srv:
         config = _write_config(tmp_path, srv.port, email={"to": [A]})
         write_feed(tmp_path / "feed.xml", start=3)  # news for the 26th
-        result = _digest(config, "send", "--date", "2026-11-26")
+        result = _digest(config, "send", "--date", DAY)
         assert result.exit_code == 0, result.output
         dates = sorted(str(m.message["Message-ID"]).split(".")[1] for m in srv.handler.received)
-        assert dates == ["2026-11-25", "2026-11-26"]
+        assert dates == [DAY_BEFORE, DAY]
 
 
 def test_dry_run_writes_eml_and_records_nothing(tmp_path: Path, server: SmtpServer) -> None:
     config = _write_config(tmp_path, server.port)
-    result = _digest(config, "send", "--dry-run", "--date", "2026-11-26")
+    result = _digest(config, "send", "--dry-run", "--date", DAY)
     assert result.exit_code == 0, result.output
     paths = sorted(Path(line) for line in result.stdout.splitlines())
     assert [p.name for p in paths] == [
-        "2026-11-26.a@example.org.eml",
-        "2026-11-26.b@example.org.eml",
+        f"{DAY}.a@example.org.eml",
+        f"{DAY}.b@example.org.eml",
     ]
     assert b"Story number" in paths[0].read_bytes() or b"Story=20number" in paths[0].read_bytes()
     assert server.handler.count() == 0
     assert not (tmp_path / "state.sqlite").exists()
     # The real send afterwards still delivers (nothing was marked).
-    assert _digest(config, "send", "--date", "2026-11-26").exit_code == 0
+    assert _digest(config, "send", "--date", DAY).exit_code == 0
     assert server.handler.count() == 2
 
 
 def test_test_copy_does_not_count(tmp_path: Path, server: SmtpServer) -> None:
     config = _write_config(tmp_path, server.port)
-    result = _digest(config, "send", "--to", "me@example.org", "--date", "2026-11-26")
+    result = _digest(config, "send", "--to", "me@example.org", "--date", DAY)
     assert result.exit_code == 0, result.output
     assert "me@example.org: test" in result.stdout
     assert server.handler.count("me@example.org") == 1 and server.handler.count(A) == 0
     with Store(tmp_path / "state.sqlite") as store:
         assert store.outbox_rows() == []
-    assert _digest(config, "send", "--date", "2026-11-26").exit_code == 0
+    assert _digest(config, "send", "--date", DAY).exit_code == 0
     assert server.handler.count(A) == 1
 
 
 def test_force_sends_again(tmp_path: Path, server: SmtpServer) -> None:
     config = _write_config(tmp_path, server.port, email={"to": [A]})
-    assert _digest(config, "send", "--date", "2026-11-26").exit_code == 0
-    assert _digest(config, "send", "--date", "2026-11-26", "--force").exit_code == 0
+    assert _digest(config, "send", "--date", DAY).exit_code == 0
+    assert _digest(config, "send", "--date", DAY, "--force").exit_code == 0
     ids = {m.message["Message-ID"] for m in server.handler.messages_to(A)}
     assert len(ids) == 2
 
 
 def test_nothing_new_sends_nothing(tmp_path: Path, server: SmtpServer) -> None:
     config = _write_config(tmp_path, server.port, email={"to": [A]})
-    assert _digest(config, "send", "--date", "2026-11-26").exit_code == 0
-    result = _digest(config, "send", "--date", "2026-11-27")
+    assert _digest(config, "send", "--date", DAY).exit_code == 0
+    result = _digest(config, "send", "--date", DAY_AFTER)
     assert result.exit_code == 0
     assert "nothing new, nothing sent" in result.stderr
     assert server.handler.count() == 1
@@ -245,14 +255,14 @@ def test_status_shows_runs_outbox_and_failing_feeds(tmp_path: Path, server: Smtp
     assert empty.exit_code == 0, empty.output
     assert "last scheduled run: never" in empty.stdout and "outbox: empty" in empty.stdout
     assert not (tmp_path / "state.sqlite").exists()  # status creates nothing
-    assert _digest(config, "send", "--date", "2026-11-26").exit_code == 1
+    assert _digest(config, "send", "--date", DAY).exit_code == 1
     result = _digest(config, "status")
     assert result.exit_code == 0
     out = result.stdout
     assert "schedule: daily at 07:00 Europe/Berlin (catch_up: on)" in out
     assert "next scheduled run: " in out
-    assert "2026-11-26 a@example.org: sent" in out
-    assert "2026-11-26 b@example.org: failed permanently: " in out
+    assert f"{DAY} a@example.org: sent" in out
+    assert f"{DAY} b@example.org: failed permanently: " in out
     assert "failing feeds:\n" in out and "gone.xml" in out
 
 
@@ -268,8 +278,8 @@ def test_send_through_a_sendmail_binary(tmp_path: Path) -> None:
         25,
         email={"to": [A], "smtp": None, "sendmail": str(script)},
     )
-    assert _digest(config, "send", "--date", "2026-11-26").exit_code == 0
-    assert _digest(config, "send", "--date", "2026-11-26").exit_code == 0
+    assert _digest(config, "send", "--date", DAY).exit_code == 0
+    assert _digest(config, "send", "--date", DAY).exit_code == 0
     [message] = list(spool.iterdir())
     assert message.name.startswith("a@example.org.")
-    assert b"Subject: Morning Digest for Thursday, 26 November 2026" in message.read_bytes()
+    assert f"Subject: Morning Digest for {LONG_DAY}".encode() in message.read_bytes()

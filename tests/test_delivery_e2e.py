@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import zoneinfo
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +21,11 @@ import pytest
 import yaml
 
 from tests.smtp_server import SmtpServer, write_feed
+
+# Dates relative to today: a real build may only create a digest near today (digests go
+# forward), and these tests run the CLI on the real clock.
+_TODAY = dt.datetime.now(zoneinfo.ZoneInfo("UTC")).date()
+DAY = _TODAY.isoformat()
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -151,7 +157,7 @@ def test_two_send_processes_at_once_deliver_once(tmp_path: Path) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
         procs = [
             subprocess.Popen(
-                _argv(config, "send", "--date", "2026-11-26"),
+                _argv(config, "send", "--date", DAY),
                 cwd=REPO,
                 env=env,
                 stdout=subprocess.PIPE,

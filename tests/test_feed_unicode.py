@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import zoneinfo
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -23,6 +24,11 @@ from digest.cli import main
 from digest.models import FeedSource
 from digest.sources.feeds import parse_feed, scrub
 from tests.conftest import write_config
+
+# Dates relative to today: a real build may only create a digest near today (digests go
+# forward), and these tests run the CLI on the real clock.
+_TODAY = dt.datetime.now(zoneinfo.ZoneInfo("UTC")).date()
+DAY = _TODAY.isoformat()
 
 NOW = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
 HOSTILE = "a\ud800b\udfff\x00c\x1b[31m\x9b\ufffe\uffff\u202e\U0010ffff"
@@ -320,7 +326,7 @@ def test_a_whole_build_and_parse_survive_any_text(
             "state": str(folder / "state.sqlite"),
         },
     )
-    result = runner.invoke(main, ["-c", str(config), "build", "--date", "2026-11-26"])
+    result = runner.invoke(main, ["-c", str(config), "build", "--date", DAY])
     assert result.exit_code == 0, result.output
     html = Path(result.stdout.strip())
     for part in (html, html.with_suffix(".txt"), html.parent / "feed.xml"):
