@@ -143,7 +143,7 @@ def refuse_fresh_start(state: Path, output_dir: Path | None) -> None:
         what = "is empty" if state.exists() else "does not exist"
         raise StoreError(
             f"{state} {what}, but {output_dir} holds {count} past digest"
-            f"{'s' if count != 1 else ''}; starting afresh would send their articles again. "
+            f"{'s' if count != 1 else ''}, and starting afresh would send their articles again; "
             + advice(state)
         )
 

@@ -33,6 +33,7 @@ from digest.mail import (
     make_message_id,
     normalize_address,
 )
+from digest.models import utc_now
 from digest.render import format_subject
 from digest.store import OutboxRow, OutboxStatus, Store, owner_id
 
@@ -201,9 +202,11 @@ def message_id_for(config: Config, date: dt.date, *, nonce: str = "") -> Callabl
 def create_rows(
     config: Config, store: Store, date: dt.date, item_count: int, *, force: bool = False
 ) -> bool:
-    """Create the outbox rows of ``date`` (``force``: anew, with new Message-IDs); none for
+    """Begin the delivery of ``date``: seal it (a later build shows what was mailed, even when
+    nothing was) and create its outbox rows (``force``: anew, with new Message-IDs), none for
     an empty digest unless ``email.send_empty``. Returns whether there is anything to send."""
     email_config = config.require_email()
+    store.seal_digest(date, utc_now())
     if item_count == 0 and not email_config.send_empty:
         return False
     keys = list(recipients_of(config))

@@ -148,6 +148,13 @@ _MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     """,
     # 5: outbox rows keyed on the normalised address.
     _normalise_outbox,
+    # 6: when delivery of a digest began (even one with nothing to send): from then on the
+    # date is sealed, and a later build of it shows what was mailed.
+    """
+    ALTER TABLE digests ADD COLUMN sealed_at TEXT;
+    UPDATE digests SET sealed_at = built_at
+        WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.date = digests.date);
+    """,
 )
 
 # A row left in 'sending' by a process on another host (whose liveness cannot be checked)
@@ -710,11 +717,22 @@ class Store:
         return None if row is None or row[0] is None else dt.date.fromisoformat(row[0])
 
     def delivery_begun(self, date: dt.date) -> bool:
-        """Whether the digest of ``date`` has outbox rows: once it has, it is sealed."""
+        """Whether delivery of the digest of ``date`` has begun (it was sent, or a send found
+        nothing to send): from then on the date is sealed."""
         row = self.conn.execute(
-            "SELECT 1 FROM outbox WHERE date = ? LIMIT 1", (date.isoformat(),)
+            "SELECT 1 FROM digests WHERE date = ? AND sealed_at IS NOT NULL "
+            "UNION SELECT 1 FROM outbox WHERE date = ? LIMIT 1",
+            (date.isoformat(), date.isoformat()),
         ).fetchone()
         return row is not None
+
+    def seal_digest(self, date: dt.date, now: dt.datetime) -> None:
+        """Mark that delivery of the digest of ``date`` has begun."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE digests SET sealed_at = COALESCE(sealed_at, ?) WHERE date = ?",
+                (_iso(now), date.isoformat()),
+            )
 
     def digests(self, limit: int = 366) -> list[DigestRecord]:
         """Built digests, newest first."""

@@ -13,6 +13,7 @@ Used by tests/test_mail.py, tests/test_outbox.py, tests/test_cli_delivery.py and
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -99,6 +100,28 @@ class FaultyHandler:
         self.faults: dict[str, deque[str]] = {}
         self.reject: dict[str, str] = {}
         self.transactions = 0
+        # hold_at(): a stage where the next session stops until released (to kill the
+        # client there), and an event set when a session reached it.
+        self._holds: dict[str, tuple[threading.Event, threading.Event]] = {}
+
+    def hold_at(self, stage: str) -> tuple[threading.Event, threading.Event]:
+        """Make the next session wait at ``stage`` (MAIL, RCPT, DATA before the message is
+        kept, ACCEPTED after it is kept but before the reply) until released. Returns
+        ``(reached, release)``."""
+        reached, release = threading.Event(), threading.Event()
+        with self._lock:
+            self._holds[stage] = (reached, release)
+        return reached, release
+
+    async def _hold(self, stage: str) -> None:
+        with self._lock:
+            hold = self._holds.pop(stage, None)
+        if hold is None:
+            return
+        reached, release = hold
+        reached.set()
+        while not release.is_set():
+            await asyncio.sleep(0.02)
 
     def fail(self, stage: str, reply: str, times: int = 1) -> None:
         """Answer the next ``times`` commands of ``stage`` (MAIL, RCPT, DATA) with ``reply``."""
@@ -128,6 +151,7 @@ class FaultyHandler:
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
+        await self._hold("MAIL")
         fault = self._fault("MAIL")
         if fault:
             return await self._reply(server, fault)
@@ -140,6 +164,7 @@ class FaultyHandler:
     ) -> str:
         if address in self.reject:
             return self.reject[address]
+        await self._hold("RCPT")
         fault = self._fault("RCPT")
         if fault:
             return await self._reply(server, fault)
@@ -147,6 +172,7 @@ class FaultyHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await self._hold("DATA")
         fault = self._fault("DATA")
         if fault:
             return await self._reply(server, fault)
@@ -156,6 +182,7 @@ class FaultyHandler:
             )
             self.transactions += 1
             number = self.transactions
+        await self._hold("ACCEPTED")
         return f"250 2.0.0 Ok: queued as Q{number}"
 
 
