@@ -138,13 +138,27 @@ class Article:
         return hashlib.sha256(f"{self.title}\n{self.text}".encode()).hexdigest()
 
 
+ProblemKind = Literal["error", "failing", "gone", "warning", "recovered"]
+
+
 @dataclass(frozen=True)
 class FeedProblem:
-    """Something wrong with one feed, shown in the digest's footer and logged."""
+    """Something wrong with one feed, said once per digest.
+
+    ``message`` is for the person who runs digest (the error and what to do: stderr,
+    `digest status`); the reader's footer says only what ``kind`` means for them: error (not
+    read for this digest), failing (not updated since ``since``), gone (410), recovered.
+    A warning (an ill-formed feed, a web page given for a feed) is the operator's alone.
+    """
 
     feed: str
     message: str
-    kind: Literal["error", "warning", "recovered"] = "error"
+    kind: ProblemKind = "error"
+    since: dt.datetime | None = None
+
+    @property
+    def for_reader(self) -> bool:
+        return self.kind != "warning"
 
 
 class FeedStatus(StrEnum):

@@ -243,6 +243,11 @@ def compose(
             stages=tuple(stages.times),
         ),
     )
+    if gathered is not None:
+        # Every problem once on stderr, in full (the email's footer has the reader's words).
+        for problem in digest.problems:
+            if problem.kind != "recovered":
+                log.warning("%s: %s", problem.feed, problem.message)
     if pool.too_old:
         log.info(
             "left out %d articles older than %s hours", pool.too_old, config.limits.max_age_hours

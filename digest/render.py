@@ -65,6 +65,10 @@ IMAGE_MAX_WIDTH = 552
 # Smaller pictures are trackers, icons or spacers, not illustrations.
 IMAGE_MIN_SIDE = 80
 PREHEADER_CHARS = 140
+# Footer lines about feeds with problems before "and N more feeds with problems".
+MAX_PROBLEM_LINES = 10
+# Names in "Also covered by" before "and N others".
+MAX_ALSO_NAMES = 3
 
 
 @dataclass(frozen=True)
@@ -488,6 +492,8 @@ class SectionView:
 
 @dataclass(frozen=True)
 class ProblemView:
+    """One footer line: the feed and what its problem means for the reader."""
+
     feed: str
     message: str
     kind: str
@@ -636,6 +642,10 @@ def _item_view(
     also_names = [
         bidi_close(n, reader_dir) for n in (clean_text(n) for n in item.also_covered_by) if n
     ]
+    if len(also_names) > MAX_ALSO_NAMES:
+        # A story a hundred feeds ran must not become a paragraph of names.
+        rest = len(also_names) - MAX_ALSO_NAMES
+        also_names = [*also_names[:MAX_ALSO_NAMES], i18n.plural(reader, "also_more", rest)]
     also = (
         i18n.label(reader, "also_covered_by", sources=i18n.join_names(also_names, reader))
         if also_names
@@ -679,7 +689,9 @@ def _preheader(top: Sequence[ItemView], sections: Sequence[SectionView]) -> str:
     return text
 
 
-def _context(digest: Digest, *, images: bool, unsubscribe: str | None) -> dict[str, Any]:
+def _context(
+    digest: Digest, *, images: bool, unsubscribe: str | None, compact: bool = False
+) -> dict[str, Any]:
     """Everything the built-in templates use; ``digest`` itself is there for custom ones."""
     zone = _zone(digest.timezone)
     language = digest.language
@@ -717,7 +729,15 @@ def _context(digest: Digest, *, images: bool, unsubscribe: str | None) -> dict[s
         f"{i18n.long_date(generated_local.date(), language)} "
         f"{i18n.clock(generated_local, language)}"
     )
-    problems = tuple(_problem_view(p, language) for p in digest.problems)
+    for_reader = [p for p in digest.problems if p.for_reader]
+    # The footer never crowds out the stories: a few lines, then a count (the rest are on
+    # stderr and in `digest status`); when the email must shrink, only the count remains.
+    shown = 0 if compact else MAX_PROBLEM_LINES
+    problems = tuple(_problem_view(p, language) for p in for_reader[:shown])
+    hidden = len(for_reader) - len(problems)
+    more_problems = i18n.plural(language, "problems_more", hidden) if hidden and problems else None
+    if hidden and not problems:
+        more_problems = i18n.plural(language, "feed", hidden)
     return {
         "digest": digest,
         "language": i18n.valid_tag(language) or i18n.DEFAULT_LANGUAGE,
@@ -731,6 +751,7 @@ def _context(digest: Digest, *, images: bool, unsubscribe: str | None) -> dict[s
         "top_links": top_links,
         "sections": tuple(sections),
         "problems": problems,
+        "problems_more": more_problems,
         "generated": i18n.label(language, "generated", when=when),
         "generated_iso": generated_local.isoformat(timespec="minutes"),
         "unsubscribe": safe_url(unsubscribe) or _mailto(unsubscribe),
@@ -747,11 +768,10 @@ def _mailto(url: str | None) -> str | None:
 
 
 def _problem_view(problem: FeedProblem, language: str) -> ProblemView:
+    since = i18n.short_date(problem.since.date(), language) if problem.since else "?"
+    text = i18n.label(language, f"problem_{problem.kind}", since=since)
     return ProblemView(
-        feed=clean_text(problem.feed),
-        message=clean_text(problem.message),
-        kind=problem.kind,
-        kind_label=i18n.label(language, f"problem_{problem.kind}"),
+        feed=clean_text(problem.feed), message=text, kind=problem.kind, kind_label=text
     )
 
 
@@ -796,8 +816,9 @@ def _render_once(
     templates_dir: Path | None,
     images: bool,
     unsubscribe: str | None,
+    compact: bool = False,
 ) -> RenderedDigest:
-    context = _context(digest, images=images, unsubscribe=unsubscribe)
+    context = _context(digest, images=images, unsubscribe=unsubscribe, compact=compact)
     html = _inline(_render(env, HTML_TEMPLATE, templates_dir, context))
     text = _tidy_text(_render(env, TEXT_TEMPLATE, templates_dir, context))
     return RenderedDigest(html=html, text=text)
@@ -839,18 +860,27 @@ def _fit(
     limit = max_html_kb * 1024
     current = digest
     rendered = _render_once(current, env, templates_dir, images, unsubscribe)
+    if len(rendered.html.encode("utf-8")) <= limit:
+        return current, rendered
+    # Footer detail goes before stories: the problem lines become a count first.
+    rendered = _render_once(current, env, templates_dir, images, unsubscribe, compact=True)
     while len(rendered.html.encode("utf-8")) > limit and _item_total(current) > 0:
         size = len(rendered.html.encode("utf-8"))
         # Estimate how many items to drop from the average item size, so a huge digest
         # converges in a few renders instead of one render per item.
         empty = _render_once(
-            _shrink(current, _item_total(current)), env, templates_dir, images, unsubscribe
+            _shrink(current, _item_total(current)),
+            env,
+            templates_dir,
+            images,
+            unsubscribe,
+            compact=True,
         )
         base = len(empty.html.encode("utf-8"))
         per_item = max(1.0, (size - base) / _item_total(current))
         drop = max(1, math.ceil((size - limit) / per_item))
         current = _shrink(current, drop)
-        rendered = _render_once(current, env, templates_dir, images, unsubscribe)
+        rendered = _render_once(current, env, templates_dir, images, unsubscribe, compact=True)
     return current, rendered
 
 

@@ -683,7 +683,7 @@ class Store:
                     title,
                     count,
                     summary,
-                    json.dumps([[p.feed, p.message, p.kind] for p in problems]),
+                    json.dumps([[p.feed, p.message, p.kind, _iso(p.since)] for p in problems]),
                 ),
             )
 
@@ -694,7 +694,12 @@ class Store:
         ).fetchone()
         if row is None:
             return []
-        return [FeedProblem(feed, message, kind) for feed, message, kind in json.loads(row[0])]
+        out = []
+        for entry in json.loads(row[0]):
+            feed, message, kind = entry[:3]
+            since = _dt(entry[3]) if len(entry) > 3 else None
+            out.append(FeedProblem(feed, message, kind, since))
+        return out
 
     def previous_digest_at(self, date: dt.date) -> dt.datetime | None:
         """When the latest digest of a date before ``date`` was built, or None."""

@@ -299,7 +299,7 @@ def test_410_disables_the_feed_and_says_so_once(httpserver: HTTPServer, tmp_path
 
     first = build_digest(config, now=T0)
     [problem] = problems_for(first, "Gone")
-    assert problem.kind == "error"
+    assert problem.kind == "gone"
     assert "410" in problem.message and "remove it from your feeds" in problem.message
     state = state_of(config, url)
     assert state.disabled and state.consecutive_failures == 1
@@ -375,8 +375,8 @@ def test_failure_is_reported_in_full_once_then_briefly_then_recovery_once(
     day2 = build_digest(config, now=day2_at)
     assert len(httpserver.log) == 3
     [problem] = problems_for(day2, "Flaky")
-    assert problem.kind == "warning"
-    assert problem.message == "still failing since 2026-11-26 00:00 UTC"
+    assert problem.kind == "failing" and problem.since == T0
+    assert problem.message.startswith("still failing since 2026-11-26 00:00 UTC: HTTP 500")
     state = state_of(config, url)
     assert state.consecutive_failures == 3 and state.failing_since == T0
     assert state.next_attempt is not None and state.next_attempt - day2_at >= 2 * HOUR
@@ -640,7 +640,9 @@ def test_broken_feeds_among_good_ones_never_stop_the_build(
     }
     by_feed = {p.feed: p for p in digest.problems}
     assert set(by_feed) == set(broken), digest.problems
-    assert all(p.kind == "error" and p.message for p in by_feed.values())
+    # A 410 is "gone", every other failure an error; never the feed's name twice.
+    assert all(p.kind == ("gone" if n == "Gone" else "error") for n, p in by_feed.items())
+    assert all(p.message and not p.message.startswith(f"{n}:") for n, p in by_feed.items())
     assert digest.stats.feeds == len(feeds)
     assert digest.stats.feeds_failed == len(broken)
     for name, url in broken.items():

@@ -16,11 +16,13 @@ from render_fixtures import GENERATED, article, item, sample_digest
 
 from digest import i18n
 from digest.errors import RenderError
-from digest.models import Digest, DigestSection
+from digest.models import Digest, DigestSection, FeedProblem
 from digest.render import (
     ArchiveEntry,
     RenderedDigest,
+    RenderOptions,
     clean_text,
+    fit_and_render,
     format_subject,
     make_environment,
     render_archive,
@@ -104,7 +106,10 @@ def test_html_content(rendered: RenderedDigest) -> None:
     assert "Also covered by Daily Courier and Metro Wire" in text
     assert "and 3 more from World" in text
     assert "and 1 more from Notes" in text
-    assert "Broken Feed: HTTP 404" in text and "Slow Feed: timed out after 20 s (warning)" in text
+    # The reader's words only: no URL, no advice meant for whoever runs digest, no warnings.
+    assert "Broken Feed: could not be read for this digest" in text
+    assert "broken.example" not in text and "check the URL" not in text
+    assert "Slow Feed" not in text
     assert "Generated Thursday, 26 November 2026 07:05 · made by digest" in text
     assert 'href="https://example.org/unsubscribe?u=42"' in html
     # Markup and double escaping in a feed title are cleaned, then escaped once.
@@ -517,3 +522,38 @@ def test_clean_text_is_one_clean_line(value: str) -> None:
     result = clean_text(value)
     assert "\n" not in result and result == result.strip()
     assert not re.search(r"<(script|img|a|iframe)(\s[^<>]*)?>", result, re.I)
+
+
+def _problems(n: int) -> tuple[FeedProblem, ...]:
+    return tuple(
+        FeedProblem(f"Feed {i:03d}", f"HTTP 500 at https://feed{i}.example/ (digest retries)")
+        for i in range(n)
+    )
+
+
+def test_the_footer_never_crowds_out_the_stories() -> None:
+    many = dataclasses.replace(sample_digest(), problems=_problems(133))
+    rendered = render_digest(many)
+    text = rendered.text
+    shown = [line for line in text.splitlines() if line.startswith(" - Feed ")]
+    assert len(shown) == 10
+    assert "and 123 more feeds with problems" in text
+    # Every story is still there.
+    assert render_digest(sample_digest()).text.count(" * ") == text.count(" * ")
+
+
+def test_when_the_email_must_shrink_footer_detail_goes_before_stories() -> None:
+    digest = dataclasses.replace(sample_digest(), problems=_problems(10))
+    full = render_digest(digest, max_html_kb=1000)
+    limit_kb = (len(full.html.encode()) - 200) // 1024  # a little too big with the footer
+    fitted, rendered = fit_and_render(digest, RenderOptions(max_html_kb=limit_kb))
+    assert len(fitted.items) == len(digest.items)  # no story was cut
+    assert "Feed 000" not in rendered.text and "10 feeds" in rendered.text
+
+
+def test_also_covered_by_names_three_then_counts() -> None:
+    base = sample_digest()
+    item = dataclasses.replace(base.top[0], also_covered_by=tuple(f"Wire {c}" for c in "ABCDEFG"))
+    digest = dataclasses.replace(base, top=(item, *base.top[1:]))
+    text = render_digest(digest).text
+    assert "Also covered by Wire A, Wire B, Wire C and 4 others" in " ".join(text.split())

@@ -21,6 +21,7 @@ from types import FrameType
 
 
 def _interrupted_while_starting(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # said once, whatever comes after
     sys.stderr.write("interrupted (Ctrl-C); run the command again to finish\n")
     raise SystemExit(130)
 
@@ -158,9 +159,6 @@ def build(state: CliState, date_arg: str | None, out_dir: Path | None, dry_run: 
             out_dir=out_dir,
             progress=sys.stderr.isatty() and not state.quiet,
         )
-        for problem in output.digest.problems:
-            if problem.kind != "recovered":
-                say(f"warning: {problem.feed}: {problem.message}")
         return output.html_path
 
     click.echo(str(run(state, go)))

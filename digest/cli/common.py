@@ -11,9 +11,12 @@ module pulls in pydantic): a Ctrl-C in the first moments must meet our handler, 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import os
 import re
+import signal
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
@@ -233,6 +236,12 @@ class Group(click.Group):
             return super().invoke(ctx)
         except KeyboardInterrupt:
             _interrupted()
+        except Exception as exc:
+            # Python wraps a Ctrl-C that lands in some places (a class being created while a
+            # module is imported) in another error; it is still a Ctrl-C.
+            if _caused_by_interrupt(exc):
+                _interrupted()
+            raise
 
     def main(
         self,
@@ -268,5 +277,26 @@ class Group(click.Group):
 _NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def _interrupted() -> NoReturn:
-    fail(INTERRUPTED, EXIT_INTERRUPTED)
+    """One line, exit 130. The exit is immediate: the interpreter's own wind-down after a
+    Ctrl-C (joining worker threads, a KeyboardInterrupt it remembers) could otherwise end
+    the process as killed by SIGINT or with a second message. Every file and transaction
+    was already closed or rolled back by the ``finally`` blocks the interrupt went through."""
+    with contextlib.suppress(ValueError):  # not in the main thread
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    say(INTERRUPTED)
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)

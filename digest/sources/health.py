@@ -125,11 +125,16 @@ def footer_problem(
     if state.consecutive_failures:
         error = state.last_error or "failing"
         if state.disabled:
-            return FeedProblem(label, error) if since_previous(state.disabled_at) else None
+            if not since_previous(state.disabled_at):
+                return None
+            return FeedProblem(label, error, kind="gone")
         if since_previous(state.failing_since):
-            return FeedProblem(label, error)
-        stamp = state.failing_since.strftime("%Y-%m-%d %H:%M UTC") if state.failing_since else "?"
-        return FeedProblem(label, f"still failing since {stamp}", kind="warning")
+            return FeedProblem(label, error, since=state.failing_since)
+        since = state.failing_since
+        stamp = since.strftime("%Y-%m-%d %H:%M UTC") if since else "?"
+        return FeedProblem(
+            label, f"still failing since {stamp}: {error}", kind="failing", since=since
+        )
     if previous_digest_at is not None and since_previous(state.recovered_at):
         return FeedProblem(label, "is working again", kind="recovered")
     return None

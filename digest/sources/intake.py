@@ -173,7 +173,8 @@ def _account(
     """The articles, footer problems, report and new health record of one fetched feed."""
     parsed = outcome if isinstance(outcome, ParsedFeed) else None
     if isinstance(outcome, ParseError):
-        result = replace(result, error=str(outcome))
+        # The parser names the feed by its label; the footer line names it already.
+        result = replace(result, error=str(outcome).removeprefix(f"{source.label}: "))
     warning = "; ".join(p.message for p in parsed.problems) if parsed else None
     state = health.next_state(
         source, previous, result, parsed.title if parsed else None, now, warning or None
@@ -189,7 +190,8 @@ def _account(
     if health_problem is not None:
         problems.append(health_problem)
     if result.error is not None:
-        log.warning("%s: %s", source.label, result.error)
+        # INFO: the build reports each problem once, with the other footer lines.
+        log.info("%s: %s", source.label, result.error)
         report = FeedReport(source, FeedStatus.FAILED, error=result.error)
         return _Account((), tuple(problems), report, state)
     if parsed is None:
