@@ -249,3 +249,12 @@ def test_sample_of_unseen_sites_is_at_least_as_good_as_trafilatura() -> None:
     assert ours >= 0.92, ours
     assert ours >= traf - 0.005, (ours, traf)
     assert found / total >= 0.9, (found, total)
+
+
+def test_cli_extract_on_a_page_without_text_says_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "menu.html"
+    path.write_text("<html><body><nav><a href='/'>Home</a></nav></body></html>")
+    result = CliRunner().invoke(main, ["extract", str(path)])
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines == [f"error: {path}: no main text found"], result.stderr
