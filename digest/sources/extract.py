@@ -1,7 +1,11 @@
 """Main text and metadata of one article page, from its HTML. No network here.
 
-:func:`extract_html` turns one page into an :class:`ExtractedPage`: main text with
-trafilatura, then the shared boilerplate cleaner, plus title, language, date and image.
+:func:`extract_html` turns one page into an :class:`ExtractedPage`: main text chosen by
+agreement between extractors (trafilatura's fast precision setting checked against
+resiliparse; when those two disagree, trafilatura's balanced setting, readability and
+jusText as well, all voting), then the shared boilerplate cleaner, plus title,
+language, date and image. Files that are not HTML (images, PDFs, archives, JSON, plain
+text) are refused with one line.
 Fetching pages, deciding which articles need them and caching them is
 :mod:`digest.sources.pages`.
 """
@@ -9,10 +13,16 @@ Fetching pages, deciding which articles need them and caching them is
 from __future__ import annotations
 
 import codecs
+import contextlib
+import copy
 import datetime as dt
 import json
+import logging
 import re
-from collections.abc import Iterator
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -23,6 +33,22 @@ from digest.models import ExtractedPage, Image
 from digest.sources.netguard import acceptable_image
 from digest.text.clean import clean_text
 from digest.text.language import detect_language
+
+
+class _PageNoise(logging.Filter):
+    """Drops trafilatura's warnings and errors about one page ("discarding data", "empty
+    HTML tree"): the vote runs it on pages it cannot read by design, and the ExtractError
+    we raise already says in one line why a page gave no text. Its debug lines (``-vv``)
+    and critical ones pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not logging.WARNING <= record.levelno < logging.CRITICAL
+
+
+_NOISE = _PageNoise()
+for _name in [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "trafilatura"]:
+    logging.getLogger(_name).addFilter(_NOISE)
+
 
 # ---------------------------------------------------------------- images
 
@@ -113,7 +139,7 @@ def _json_ld_dates(tree: Any) -> Iterator[str]:
                 stack.extend(v for v in item.values() if isinstance(v, list | dict))
 
 
-def _published(tree: Any, fallback: str | None) -> dt.datetime | None:
+def _published(tree: Any, fallback: Callable[[], str | None]) -> dt.datetime | None:
     candidates: list[str | None] = [
         _meta(
             tree,
@@ -132,12 +158,56 @@ def _published(tree: Any, fallback: str | None) -> dt.datetime | None:
     ]
     candidates.extend(_json_ld_dates(tree))
     candidates.extend(str(v) for v in tree.xpath("//time[@datetime]/@datetime")[:1])
-    candidates.append(fallback)
     for value in candidates:
         parsed = _parse_datetime(value)
         if parsed is not None:
             return parsed
-    return None
+    return _parse_datetime(fallback())
+
+
+@dataclass(frozen=True)
+class _PageMeta:
+    title: str | None
+    sitename: str | None
+    url: str | None
+    date: Callable[[], str | None]  # htmldate's guess, computed only when the page has no date
+
+
+def _page_meta(tree: Any, url: str | None) -> _PageMeta:
+    """Title, site name, canonical URL and a date finder, from trafilatura's metadata
+    helpers: only the parts we use (its ``extract_metadata`` also looks for authors,
+    categories, tags and licences, which cost more than the rest of the page's metadata)."""
+    try:
+        from htmldate import find_date
+        from trafilatura.metadata import (
+            examine_meta,
+            extract_meta_json,
+            extract_sitename,
+            extract_title,
+            extract_url,
+        )
+        from trafilatura.settings import set_date_params
+    except ImportError:  # a trafilatura that moved its helpers: the whole, slower call
+        meta = trafilatura.extract_metadata(tree, default_url=url, extensive=False)
+        return _PageMeta(meta.title, meta.sitename, meta.url, lambda: meta.date)
+    meta = examine_meta(tree)
+    with contextlib.suppress(Exception):  # its JSON-LD reader has bugs; the tags still count
+        meta = extract_meta_json(tree, meta)
+    title = meta.title or extract_title(tree)
+    page_url = meta.url or extract_url(tree, url)
+    sitename = meta.sitename or extract_sitename(tree)
+
+    def date() -> str | None:
+        params = {**set_date_params(False), "url": page_url}
+        found = find_date(tree, **params)
+        return str(found) if found else None
+
+    return _PageMeta(
+        title=" ".join(str(title).split()) if title else None,
+        sitename=str(sitename).strip().lstrip("@") if sitename else None,
+        url=str(page_url) if page_url else None,
+        date=date,
+    )
 
 
 def _int(value: str | None) -> int | None:
@@ -225,7 +295,230 @@ def _clean_title(title: str, sitename: str | None, url: str | None) -> str:
     return title
 
 
-# ---------------------------------------------------------------- extraction
+# ---------------------------------------------------------------- extraction by agreement
+
+_WORD = re.compile(r"\w+")
+
+#: Token F1 between trafilatura's fast precision text and resiliparse's main-content text
+#: (an independent, cheap witness) at or above which the precision text is taken as it is;
+#: below it every extractor runs and they vote. Chosen by leave-site-out cross-validation
+#: over both DEV sets (bench/extract_quality.py) among the values that keep at most about a
+#: third of the pages going to the vote (the speed budget): every held-out site and every
+#: one of ten site-grouped folds picked 0.9, with the balanced voter. Mean F1 is flat from
+#: 0.6 to 0.98 (0.954-0.956); higher values only cost time.
+AGREEMENT = 0.9
+
+#: The candidates, in the order that breaks ties: trafilatura's fast precision and its
+#: balanced settings, readability, jusText and resiliparse.
+CANDIDATES = ("precision", "balanced", "readability", "justext", "resiliparse")
+
+
+def _tokens(text: str) -> Counter[str]:
+    return Counter(w.lower() for w in _WORD.findall(text))
+
+
+def token_f1(a: Counter[str], b: Counter[str]) -> float:
+    """Token F1 of two bags of words (how far two extractions agree)."""
+    overlap = sum((a & b).values())
+    return 2 * overlap / (sum(a.values()) + sum(b.values())) if overlap else 0.0
+
+
+#: trafilatura settings: (fast, favor_precision, favor_recall). "precision" is the fast
+#: precision mode (no fallback of its own: when it is unsure, the vote is the fallback);
+#: "balanced" is the default mode with trafilatura's own readability/jusText comparison;
+#: "recall" is measured by the benchmark as the alternative voter.
+_SETTINGS = {
+    "precision": (True, True, False),
+    "balanced": (False, False, False),
+    "recall": (False, False, True),
+}
+
+
+def _trafilatura(tree: Any, url: str | None, setting: str) -> str:
+    fast, precision, recall = _SETTINGS[setting]
+    text = trafilatura.extract(
+        tree,
+        url=url,
+        fast=fast,
+        include_comments=False,
+        favor_precision=precision,
+        favor_recall=recall,
+    )
+    return str(text) if text else ""
+
+
+_BLOCK_TAGS = frozenset(
+    "address article aside blockquote br dd div dl dt figcaption figure footer h1 h2 h3 h4 h5"  # noqa: SIM905
+    " h6 header hr li main nav ol p pre section table tbody td th thead tr ul".split()
+)
+
+
+def _block_text(root: Any) -> str:
+    """Text of an element with a line break at every block boundary (lists, headings and
+    table rows stay separate lines, as trafilatura writes them)."""
+    parts: list[str] = []
+
+    def walk(el: Any) -> None:
+        block = isinstance(el.tag, str) and el.tag.lower() in _BLOCK_TAGS
+        if block:
+            parts.append("\n")
+        if isinstance(el.tag, str) and el.text:
+            parts.append(el.text)
+        for child in el:
+            walk(child)
+            if child.tail:
+                parts.append(child.tail)
+        if block:
+            parts.append("\n")
+
+    walk(root)
+    return "\n".join(" ".join(line.split()) for line in "".join(parts).splitlines())
+
+
+def _readability(tree: Any) -> str:
+    """Readability's algorithm, as the port trafilatura ships (``trafilatura.readability_lxml``,
+    from readability-lxml): it works on the tree we already parsed, and on our pages it
+    votes as well as readability-lxml itself at a seventh of the time."""
+    from lxml.html import fromstring
+
+    try:
+        from trafilatura.readability_lxml import Document
+    except ImportError:  # a trafilatura without the port: readability does not vote
+        return ""
+    try:
+        summary = Document(copy.deepcopy(tree), min_text_length=25).summary()
+        return _block_text(fromstring(summary)) if summary.strip() else ""
+    except Exception:  # lxml's errors on markup the port cannot handle
+        return ""
+
+
+_JUSTEXT_LANGUAGES = {
+    "en": "English",
+    "id": "Indonesian",
+    "ms": "Malay",
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "pt": "Portuguese",
+    "it": "Italian",
+    "nl": "Dutch",
+    "sv": "Swedish",
+    "ru": "Russian",
+    "uk": "Ukrainian",
+    "pl": "Polish",
+    "cs": "Czech",
+    "sk": "Slovak",
+    "el": "Greek",
+    "tr": "Turkish",
+    "vi": "Vietnamese",
+    "ar": "Arabic",
+    "hi": "Hindi",
+    "ur": "Urdu",
+    "ko": "Korean",
+    "lv": "Latvian",
+}
+
+
+def _justext(source: str, language: str | None) -> str:
+    import justext
+
+    name = _JUSTEXT_LANGUAGES.get(language or "")
+    try:
+        if name:
+            paragraphs = justext.justext(source.encode("utf-8"), justext.get_stoplist(name))
+        else:  # jusText's language-independent mode
+            paragraphs = justext.justext(
+                source.encode("utf-8"), frozenset(), stopwords_low=0, stopwords_high=0
+            )
+    except Exception:  # jusText raises lxml's errors on markup it cannot read
+        return ""
+    return "\n".join(p.text for p in paragraphs if not p.is_boilerplate)
+
+
+def _resiliparse(source: str) -> str:
+    from resiliparse.extract.html2text import extract_plain_text
+    from resiliparse.parse.html import HTMLTree
+
+    return str(
+        extract_plain_text(
+            HTMLTree.parse(source),
+            main_content=True,
+            preserve_formatting=True,
+            list_bullets=False,
+            alt_texts=False,
+            links=False,
+            noscript=False,
+        )
+    )
+
+
+def text_candidates(source: str, tree: Any, url: str | None) -> dict[str, str]:
+    """Every candidate main text of a page, plus trafilatura's recall setting (the
+    benchmark's view of :func:`_main_text`; it cross-validates the voters too)."""
+    precision = _trafilatura(tree, url, "precision")
+    return {
+        "precision": precision,
+        "resiliparse": _resiliparse(source),
+        **_voters(source, tree, url, precision),
+        "recall": _trafilatura(tree, url, "recall"),
+    }
+
+
+def _voters(source: str, tree: Any, url: str | None, precision: str) -> dict[str, str]:
+    """The candidates that run only when the first two disagree."""
+    balanced = _trafilatura(tree, url, "balanced")
+    sample = precision if len(precision) >= len(balanced) else balanced
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the extractors' own deprecation noise
+        language = detect_language(sample) if len(sample) >= 200 else None
+        return {
+            "balanced": balanced,
+            "readability": _readability(tree),
+            "justext": _justext(source, language),
+        }
+
+
+def choose_text(candidates: Mapping[str, str], agreement: float = AGREEMENT) -> str:
+    """The main text the candidates agree on.
+
+    When trafilatura's precision text and resiliparse's main-content text agree (token F1
+    at least ``agreement``), the precision text. Otherwise the medoid: the non-empty
+    candidate closest, by summed token F1, to all the others, so that one extractor's
+    collapse (precision mode keeping one paragraph of a page it misreads, another taking the
+    comments, readability a teaser box) is outvoted by the rest. Candidates not in
+    :data:`CANDIDATES` (the benchmark's alternatives) vote too when given.
+    """
+    bags = {name: _tokens(text) for name, text in candidates.items() if text.strip()}
+    pair = bags.get("precision"), bags.get("resiliparse")
+    if pair[0] and pair[1] and token_f1(pair[0], pair[1]) >= agreement:
+        return candidates["precision"]
+    if not bags:
+        return ""
+    names = [n for n in CANDIDATES if n in bags] + [n for n in bags if n not in CANDIDATES]
+    best = max(
+        names,
+        key=lambda n: sum(token_f1(bags[n], bags[m]) for m in names if m != n),
+    )
+    return candidates[best]
+
+
+def _main_text(source: str, tree: Any, url: str | None) -> str:
+    """Main text, one paragraph per line: trafilatura's fast precision setting checked
+    against resiliparse, and only when they disagree trafilatura's balanced setting,
+    readability and jusText too, all voting (see :func:`choose_text`)."""
+    precision = _trafilatura(tree, url, "precision")
+    witness = _resiliparse(source)
+    if precision.strip() and token_f1(_tokens(precision), _tokens(witness)) >= AGREEMENT:
+        return precision
+    candidates = {"precision": precision, "resiliparse": witness}
+    candidates.update(_voters(source, tree, url, precision))
+    return choose_text(candidates)
+
+
+def finish_text(raw: str, title: str | None) -> str:
+    """Blank-line separated paragraphs, cleaned of boilerplate lines."""
+    text = clean_text(_paragraphs(raw), title=title) if raw else ""
+    return _paragraphs(text)
 
 
 def _paragraphs(text: str) -> str:
@@ -233,59 +526,104 @@ def _paragraphs(text: str) -> str:
     return "\n\n".join(line for line in lines if line)
 
 
-def _main_text(tree: Any, url: str | None) -> str:
-    """Main text, one paragraph per line.
+# ---------------------------------------------------------------- pages that are not HTML
 
-    trafilatura with ``favor_precision`` and without comments scored best on the 100-page
-    development set (bench/extract_quality.py: F1 0.963 against 0.939 for its defaults;
-    ``favor_recall`` 0.929): news pages carry related-article lists and teasers that the
-    default mode keeps. When precision mode finds nothing, the default then the recall mode
-    get their chance, so a page it is too strict for still yields text.
-    """
-    for precision, recall in _MODES:
-        text = trafilatura.extract(
-            tree,
-            url=url,
-            include_comments=False,
-            favor_precision=precision,
-            favor_recall=recall,
-        )
-        if text and text.strip():
-            return str(text)
-    return ""
+# Leading bytes of formats that links and local files often turn out to be.
+_MAGIC = (
+    (b"\x89PNG", "PNG"),
+    (b"GIF8", "GIF"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"%PDF", "PDF"),
+    (b"PK\x03\x04", "ZIP"),
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ", "xz"),
+    (b"7z\xbc\xaf", "7z"),
+    (b"\x7fELF", "ELF binary"),
+    (b"MZ", "Windows binary"),
+    (b"\xd0\xcf\x11\xe0", "MS Office"),
+    (b"%!PS", "PostScript"),
+    (b"ID3", "MP3"),
+    (b"OggS", "Ogg"),
+    (b"fLaC", "FLAC"),
+    (b"wOFF", "WOFF font"),
+    (b"wOF2", "WOFF font"),
+    (b"\x00\x00\x01\x00", "ICO"),
+    (b"SQLite format 3", "SQLite"),
+)
+_HTML_TAG = re.compile(
+    r"<\s*(?:!doctype|html|head|body|meta|title|p|div|article|main|section|span|br|h[1-6]"
+    r"|table|ul|ol|a|img|script|style|link)\b",
+    re.I,
+)
 
 
-# (favor_precision, favor_recall), tried in order until one finds text.
-_MODES = ((True, False), (False, False), (False, True))
+def _binary_kind(data: bytes) -> str | None:
+    """What binary format ``data`` is, or None when it may be text."""
+    head = data[:4096]
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if head[4:8] == b"ftyp":
+        return "MP4/HEIF"
+    if head[:4] == b"RIFF":
+        return "RIFF (WebP/WAV/AVI)"
+    utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    if not utf16 and b"\x00" in head:
+        return "binary"
+    return None
 
 
-def extract_html(html: str | bytes, *, url: str | None = None) -> ExtractedPage:
+def _not_html(source: str) -> str | None:
+    """Why ``source`` is no HTML page, or None when it looks like one."""
+    if "\x00" in source[:4096]:
+        return "binary"
+    if _HTML_TAG.search(source):
+        return None
+    start = source.lstrip()[:1]
+    if start in ("{", "["):
+        return "JSON"
+    if source.lstrip().startswith("<?xml") or start == "<":
+        return "XML"
+    return "plain text"
+
+
+def extract_html(
+    html: str | bytes, *, url: str | None = None, name: str | None = None
+) -> ExtractedPage:
     """Extract the main text and metadata of one article page.
 
-    Raises :class:`ExtractError` when the page has no main text.
+    Raises :class:`ExtractError` when the page has no main text or is no HTML page at all;
+    its message starts with ``name`` (default: the URL), e.g. the local file's path.
     """
+    name = name or url or "page"
+    if isinstance(html, bytes):
+        kind = _binary_kind(html)
+        if kind is not None:
+            raise ExtractError(f"{name} is not an HTML page (looks like {kind})")
     source = decode_html(html) if isinstance(html, bytes) else html
     if not source.strip():
-        raise ExtractError(f"{url or 'page'}: the page is empty")
+        raise ExtractError(f"{name}: the page is empty")
+    kind = _not_html(source)
+    if kind is not None:
+        raise ExtractError(f"{name} is not an HTML page (looks like {kind})")
     tree = trafilatura.load_html(source)  # returns None instead of raising on bad markup
     if tree is None:
-        raise ExtractError(f"{url or 'page'}: cannot parse the HTML")
-    meta = trafilatura.extract_metadata(tree, default_url=url)
-    title = (meta.title if meta is not None else None) or _meta(tree, "og:title")
+        raise ExtractError(f"{name}: cannot parse the HTML")
+    meta = _page_meta(tree, url)
+    title = meta.title or _meta(tree, "og:title")
     if title:
-        sitename = (meta.sitename if meta is not None else None) or _meta(tree, "og:site_name")
+        sitename = meta.sitename or _meta(tree, "og:site_name")
         title = _clean_title(title, sitename, url) or title
-    page_url = url or (meta.url if meta is not None else None) or _meta(tree, "og:url")
-    raw = _main_text(tree, url)
-    text = clean_text(_paragraphs(raw), title=title) if raw else ""
-    text = _paragraphs(text)
+    page_url = url or meta.url or _meta(tree, "og:url")
+    text = finish_text(_main_text(source, tree, url), title)
     if not text.strip():
-        raise ExtractError(f"{url or 'page'}: no main text found")
+        raise ExtractError(f"{name}: no main text found")
     return ExtractedPage(
         title=title.strip() if title else None,
         text=text,
         language=_language(text, title, _declared_language(tree)),
-        published=_published(tree, meta.date if meta is not None else None),
+        published=_published(tree, meta.date),
         image=_image(tree, page_url),
         url=page_url,
     )

@@ -413,4 +413,4 @@ def extract_source(
         raise ExtractError(
             f"cannot read {target}: {exc.strerror or exc}; give an HTML file or an http(s) URL"
         ) from None
-    return extract_html(data, url=None)
+    return extract_html(data, url=None, name=target)
