@@ -139,11 +139,22 @@ class ParsedFeed:
 
 @dataclass(frozen=True)
 class Summary:
-    """Sentences taken verbatim from the article, in source order."""
+    """Sentences taken verbatim from the article, in source order.
+
+    ``excerpt`` is True when no whole sentence could be chosen (a teaser cut in its only
+    sentence): ``sentences`` then holds the start of the feed's own text, to be shown marked
+    as an excerpt, never as a summary. Such a story never leads the digest.
+    """
 
     sentences: tuple[str, ...]
     method: str
     language: str
+    excerpt: bool = False
+
+    @property
+    def usable(self) -> bool:
+        """True when there are summary sentences that are not a mere excerpt."""
+        return bool(self.sentences) and not self.excerpt
 
 
 @dataclass(frozen=True)

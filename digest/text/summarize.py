@@ -34,7 +34,17 @@ from sumy.summarizers.sum_basic import SumBasicSummarizer
 from sumy.summarizers.text_rank import TextRankSummarizer
 
 from digest.models import SUMMARY_METHODS, Summary
-from digest.text.clean import clean_sentences, html_to_text, looks_like_html
+from digest.text.clean import (
+    EDGE_LINES,
+    SPONSOR_RE,
+    clean_sentences,
+    furniture,
+    html_to_text,
+    input_kind,
+    is_heading,
+    leading_headline,
+    strip_teaser_end,
+)
 from digest.text.language import LanguageResources, detect_language, resources
 
 logger = logging.getLogger(__name__)
@@ -55,11 +65,14 @@ METHODS: tuple[str, ...] = SUMMARY_METHODS
 # Work caps that keep every call bounded whatever arrives (10 MB pages, binary junk).
 MAX_CHARS = 200_000
 MAX_HTML_CHARS = 2_000_000  # pages carry far more markup than text
+MAX_PAGE_CHARS = 600_000  # a whole page given to extraction, without scripts and styles
 MAX_SENTENCES = 400
 # KL and Reduction are quadratic-or-worse in pure Python: they only see the first sentences.
 MAX_SLOW_SENTENCES = 80
 MAX_SENTENCE_CHARS = 1_500
 _CHUNK_CHARS = 400
+# Calls to action and reader prompts are looked for in the first sentence and these last.
+EDGE_SENTENCES = EDGE_LINES
 
 # Fitted on the DEV files only: grid search (bench/summary_quality.py --fit) maximising the
 # smallest of: IndoSum R-1 margin over Lead-3 minus 1, CNN/DM R-1 margin, CNN/DM R-2 margin.
@@ -80,12 +93,22 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 
 @dataclass(frozen=True)
 class Prepared:
-    """A cleaned document split into sentences; ``paragraphs`` holds sentence indices."""
+    """A cleaned document split into the sentences a summary may quote.
+
+    ``sentences`` are verbatim and in source order; ``paragraphs`` holds their indices per
+    paragraph; ``headings`` marks the ones that are a whole line without a closing stop
+    (a heading or a standfirst). ``excerpt`` is the text to show, marked as an excerpt,
+    when no whole sentence is left (a teaser cut in its only sentence); ``excerpt_cut``
+    says it stops short.
+    """
 
     sentences: tuple[str, ...]
     paragraphs: tuple[tuple[int, ...], ...]
     language: str | None
     title: str | None
+    headings: tuple[bool, ...] = ()
+    excerpt: str = ""
+    excerpt_cut: bool = False
 
     @property
     def res(self) -> LanguageResources:
@@ -104,13 +127,56 @@ def _cut(text: str, limit: int) -> str:
     return text[:end] if end > limit // 2 else text
 
 
-def _plain(text: str) -> str:
-    if looks_like_html(text):
+_NOT_TEXT_OPEN_RE = re.compile(r"<(script|style|svg|noscript|template)\b|<!--", re.I)
+
+
+def _without_scripts(markup: str) -> str:
+    """``markup`` without scripts, styles and comments; linear time even when unclosed."""
+    out: list[str] = []
+    at = 0
+    lowered = markup.lower()
+    while (match := _NOT_TEXT_OPEN_RE.search(markup, at)) is not None:
+        out.append(markup[at : match.start()])
+        name = match.group(1)
+        closer = f"</{name.lower()}" if name else "-->"
+        end = lowered.find(closer, match.end())
+        if end < 0:
+            return "".join(out)  # never closed: the rest is not text
+        at = end + len(closer)
+        if name:
+            close = markup.find(">", at)
+            at = len(markup) if close < 0 else close + 1
+    out.append(markup[at:])
+    return "".join(out)
+
+
+def _page_text(markup: str) -> tuple[str, str | None]:
+    """Main text and title of a whole page, through the digest's own extraction."""
+    from digest.errors import ExtractError
+    from digest.sources.extract import extract_html
+
+    # Extraction time grows with the number of elements: scripts and styles go first, and
+    # what is left is capped (article pages are far below the cap once scripts are gone).
+    markup = _without_scripts(markup)[:MAX_PAGE_CHARS]
+    try:
+        page = extract_html(markup)
+    except ExtractError:
+        # No article in it: its text is all there is (and the cleaner drops what it can).
+        return html_to_text(markup), None
+    return page.text, page.title
+
+
+def _plain(text: str) -> tuple[str, str | None]:
+    """Plain text of ``text``, and the title a whole page gives."""
+    kind = input_kind(text)
+    found: str | None = None
+    if kind != "text":
         cut = len(text) > MAX_HTML_CHARS
-        text = html_to_text(text[:MAX_HTML_CHARS])
+        markup = text[:MAX_HTML_CHARS]
+        text, found = _page_text(markup) if kind == "page" else (html_to_text(markup), None)
         if cut and "\n" in text:
             text = text[: text.rfind("\n")]  # the last block was cut short
-    return _CONTROL_RE.sub(" ", _cut(text, MAX_CHARS))
+    return _CONTROL_RE.sub(" ", _cut(text, MAX_CHARS)), found
 
 
 _LETTER_RE = re.compile(r"[^\W\d_]", re.UNICODE)
@@ -154,12 +220,69 @@ def _chunks(sentence: str) -> list[str]:
     return out
 
 
+def _split_glued(sentence: str, starters: frozenset[str]) -> list[tuple[str, bool]]:
+    """A heading run into the sentence after it, as ``[(heading, True), (sentence, False)]``.
+
+    Teaser feeds flatten "<h3>Figuren erscheinen ab Juni</h3><p>Die neuen Figuren ...":
+    within the first words, a capitalised word that opens sentences ("Die", "The",
+    "Nachdem") after a word without punctuation, followed by a lower-case word, starts the
+    real sentence.
+    """
+    words = sentence.split(" ")
+    for i in range(2, min(len(words) - 1, _GLUED_MAX_WORDS)):
+        word, before, after = words[i], words[i - 1], words[i + 1]
+        if (
+            word[:1].isupper()
+            and word[1:].islower()
+            and word.casefold() in starters
+            and before[-1:].isalnum()
+            and after[:1].islower()
+        ):
+            return [(" ".join(words[:i]), True), (" ".join(words[i:]), False)]
+    return [(sentence, False)]
+
+
+# A heading glued to the next sentence is looked for within this many words of its start.
+_GLUED_MAX_WORDS = 12
+# Words that open a sentence (articles, pronouns, conjunctions) and, capitalised, rarely
+# appear inside one. Languages whose names or pronouns are capitalised function words
+# (Indonesian "Anda", "Jawa Tengah"; Vietnamese names) are left out.
+_STARTERS: dict[str, frozenset[str]] = {
+    code: frozenset(words.split())
+    for code, words in {
+        "en": "the a an this these those it he she they we there after when while but however",
+        "de": "der die das ein eine einen nachdem als wenn während doch aber im am es er wir "
+        "dies diese dieser damit dabei zudem",
+        "fr": "le la les un une ce cette ces après lorsque quand mais il elle ils on",
+        "nl": "de het een dit deze na toen als maar hij zij wij er",
+        "es": "el la los las un una este esta tras cuando pero",
+        "it": "il lo la gli le un una questo questa dopo quando ma",
+        "pt": "o os as um uma este esta após quando mas",
+        "sv": "den det en ett efter när men han hon de vi",
+    }.items()
+}
+# At most this many words of the text are shown as an excerpt.
+EXCERPT_WORDS = 60
+
+
 def prepare(text: str, *, title: str | None = None, language: str = "auto") -> Prepared:
-    """Clean ``text`` (HTML allowed), detect its language when ``auto`` and split it."""
+    """Clean ``text`` (a page, an HTML fragment or plain text), detect its language when
+    ``auto`` and split it into the sentences a summary may quote.
+
+    A whole page goes through extraction, a fragment through the conversion feed content
+    gets, plain text as it is; then the same cleaning for all. Left out: a teaser's cut
+    last sentence, a headline line at the top of plain text (it becomes the title when no
+    ``title`` is given), page furniture (code, bylines, datelines, tag lists, calls to
+    action and sponsor notes at the start or the end, labels such as "Follow-up:").
+    """
     if not isinstance(text, str):
         text = str(text or "")
     title = " ".join(title.split()) if isinstance(title, str) and title.strip() else None
-    plain = _plain(text)
+    plain, page_title = _plain(text)
+    title = title or page_title
+    plain, cut = strip_teaser_end(plain)
+    if title is None:
+        title = leading_headline(plain)
     lang: str | None
     if language in ("auto", "", None):
         # Detected before cleaning so that cleaning splits sentences with the right rules;
@@ -168,20 +291,58 @@ def prepare(text: str, *, title: str | None = None, language: str = "auto") -> P
     else:
         lang = language.strip().lower() or None
     res = resources(lang)
+    blocks = clean_sentences(plain, title=title, language=res.code)
+    total = sum(len(line) for block in blocks for line in block)
+
     sentences: list[str] = []
+    headings: list[bool] = []
     paragraphs: list[tuple[int, ...]] = []
-    for block in clean_sentences(plain, title=title, language=res.code):
-        if len(sentences) >= MAX_SENTENCES:
-            break
+    excerpt: list[str] = []
+    position = 0
+    sponsor_block = False
+    for block in blocks:
         indices: list[int] = []
-        for sentence in (s for line in block for s in line):
-            for piece in _chunks(sentence):
-                if _is_text(piece) and len(sentences) < MAX_SENTENCES:
-                    indices.append(len(sentences))
-                    sentences.append(piece)
+        for line in block:
+            joined = " ".join(line)
+            for sentence in line:
+                # Where a sentence sits says something only in texts of a few sentences.
+                kind = furniture(
+                    sentence,
+                    line=joined,
+                    at_start=position == 0 and total > EDGE_SENTENCES,
+                    at_end=position >= total - EDGE_SENTENCES and total > EDGE_SENTENCES,
+                )
+                position += 1
+                if kind == "label" and SPONSOR_RE.search(joined) and position > total // 2:
+                    sponsor_block = True  # "Sponsored by:" and the sponsors after it
+                if kind is not None or sponsor_block:
+                    continue
+                excerpt.append(sentence)
+                if cut and position == total:
+                    continue  # the teaser's cut sentence is never a summary sentence
+                starters = _STARTERS.get(res.code or "", frozenset())
+                pieces = _split_glued(sentence, starters) if starters else [(sentence, False)]
+                for piece, glued in pieces:
+                    for chunk in _chunks(piece):
+                        if len(sentences) >= MAX_SENTENCES or not _is_text(chunk):
+                            continue
+                        indices.append(len(sentences))
+                        sentences.append(chunk)
+                        headings.append(glued or (len(line) == 1 and is_heading(chunk)))
         if indices:
             paragraphs.append(tuple(indices))
-    return Prepared(tuple(sentences), tuple(paragraphs), res.code, title)
+        if len(sentences) >= MAX_SENTENCES:
+            break
+    words = " ".join(excerpt).split()
+    return Prepared(
+        tuple(sentences),
+        tuple(paragraphs),
+        res.code,
+        title,
+        tuple(headings),
+        excerpt=" ".join(words[:EXCERPT_WORDS]),
+        excerpt_cut=cut or len(words) > EXCERPT_WORDS,
+    )
 
 
 def build_document(prepared: Prepared, *, limit: int | None = None) -> ObjectDocumentModel:
@@ -375,6 +536,11 @@ class DefaultSummarizer(FastLexRankSummarizer):
         scores = iter(self.score(sentences).tolist())
         return tuple(self._get_best_sentences(sentences, sentences_count, lambda _s: next(scores)))
 
+    def ranking(self, sentences: Sequence[Sentence], prepared: Prepared, count: int) -> list[int]:
+        """Indices of the best ``count`` sentences, best first (ties: earlier first)."""
+        scores = self.score(sentences).tolist()
+        return sorted(range(len(sentences)), key=lambda i: -scores[i])[:count]
+
     def score(self, sentences: Sequence[Sentence]) -> np.ndarray:
         """The blended score of every sentence, in sentence order."""
         return combine_features(self.features(sentences), self.weights)
@@ -480,10 +646,10 @@ def _frequent_words(prepared: Prepared, res: LanguageResources) -> list[str]:
     return [w for w, _ in counts.most_common(10)]
 
 
-def _select(method: str, prepared: Prepared, count: int) -> list[int]:
-    """Indices of the chosen sentences, in source order."""
+def _ranking(method: str, prepared: Prepared, count: int) -> list[int]:
+    """Indices of up to ``count`` sentences, best first, as ``method`` ranks them."""
     n = len(prepared.sentences)
-    if method == "lead" or n <= count:
+    if method == "lead" or n <= 1:
         return list(range(min(count, n)))
     limit = MAX_SLOW_SENTENCES if method in ("kl", "reduction") else None
     document = build_document(prepared, limit=limit)
@@ -494,9 +660,38 @@ def _select(method: str, prepared: Prepared, count: int) -> list[int]:
         paragraphs = [Paragraph([heading, *first._sentences]), *document.paragraphs[1:]]
         document = ObjectDocumentModel(paragraphs)
     summarizer = make_summarizer(method, prepared)
-    chosen = summarizer(document, count)
     index = {id(s): i for i, s in enumerate(document.sentences)}
-    return sorted(index[id(s)] for s in chosen if id(s) in index)
+    if isinstance(summarizer, DefaultSummarizer):
+        return summarizer.ranking(document.sentences, prepared, count)
+    if isinstance(summarizer, _TermsMixin):
+        # The vectorised rankers: sumy's own pick for the first `count`, by score.
+        chosen = summarizer(document, count)
+        scores = dict(zip(document.sentences, summarizer.rate(document.sentences), strict=True))
+        ordered = sorted(chosen, key=lambda s: -float(np.nan_to_num(scores[s])))
+        return [index[id(s)] for s in ordered if id(s) in index]
+    # sumy's other summarizers only give a set: the order in which sentences join the
+    # best-k set for k = 1, 2, ... is their ranking.
+    order: list[int] = []
+    for k in range(1, count + 1):
+        for s in summarizer(document, k):
+            i = index.get(id(s))
+            if i is not None and i not in order:
+                order.append(i)
+    return order[:count]
+
+
+def _within_budget(ranking: list[int], prepared: Prepared, count: int, max_words: int) -> list[int]:
+    """The best sentences whose words fit in ``max_words``, at most ``count``, at least one."""
+    chosen: list[int] = []
+    used = 0
+    for i in ranking:
+        words = len(prepared.sentences[i].split())
+        if used + words <= max_words:
+            chosen.append(i)
+            used += words
+        if len(chosen) == count:
+            break
+    return chosen or ranking[:1]
 
 
 def summarize(
@@ -506,12 +701,18 @@ def summarize(
     language: str = "auto",
     sentences: int = 3,
     method: str = "default",
+    max_words: int | None = None,
 ) -> Summary:
-    """Summary of ``text``: up to ``sentences`` sentences taken verbatim, in source order.
+    """Summary of ``text``: whole sentences taken verbatim, in source order.
 
-    ``language`` is an ISO 639-1 code or "auto" (detected from the cleaned text); the
-    Summary's ``language`` is the code used, or "und". Never raises on any text (HTML, junk,
-    10 MB) and takes bounded time; an unknown ``method`` raises ValueError.
+    ``text`` may be plain text, an HTML fragment (feed content) or a whole page (run
+    through extraction). Without ``max_words`` the summary has ``sentences`` sentences
+    (fewer only when the text has fewer); with it, the best of up to ``sentences``
+    sentences that fit in ``max_words`` words, and always at least one. When no whole
+    sentence is left but there is text, the Summary is an ``excerpt`` of it. ``language``
+    is an ISO 639-1 code or "auto" (detected from the cleaned text); the Summary's
+    ``language`` is the code used, or "und". Never raises on any text (HTML, junk, 10 MB)
+    and takes bounded time; an unknown ``method`` raises ValueError.
     """
     if method not in METHODS:
         raise ValueError(f"unknown summary method {method!r}; choose one of {', '.join(METHODS)}")
@@ -524,14 +725,25 @@ def summarize(
         )
         return Summary(sentences=(), method=method, language="und")
     lang = prepared.language or "und"
-    if count == 0 or not prepared.sentences:
+    if count == 0:
         return Summary(sentences=(), method=method, language=lang)
+    if not prepared.sentences:
+        if prepared.excerpt:
+            shown = prepared.excerpt + (" …" if prepared.excerpt_cut else "")
+            return Summary(sentences=(shown,), method=method, language=lang, excerpt=True)
+        return Summary(sentences=(), method=method, language=lang)
+    budget = None if max_words is None else max(1, int(max_words))
+    # With a word budget, rank a few more than `count` so short ones can fill the budget.
+    wanted = count if budget is None else min(len(prepared.sentences), count + 3)
     try:
-        chosen = _select(method, prepared, count)
+        ranking = _ranking(method, prepared, wanted)
     except Exception:
         # A summariser bug must not cost the reader the article: fall back to its lead.
         logger.warning("summary method %s failed; using the lead instead", method, exc_info=True)
-        chosen = list(range(min(count, len(prepared.sentences))))
+        ranking = list(range(min(wanted, len(prepared.sentences))))
+    chosen = ranking[:count] if budget is None else _within_budget(ranking, prepared, count, budget)
     return Summary(
-        sentences=tuple(prepared.sentences[i] for i in chosen), method=method, language=lang
+        sentences=tuple(prepared.sentences[i] for i in sorted(chosen)),
+        method=method,
+        language=lang,
     )
