@@ -3,7 +3,8 @@
     .venv/bin/python bench/summary_hygiene.py [DATA_DIR] [--examples N] [--raw] [--show CLASS]
 
 Each entry goes the digest's own way: `parse_feed` turns the feed's HTML into text (with the
-per-feed boilerplate that parsing removes), then `summarize` with the config defaults. With
+per-feed boilerplate that parsing removes), then `summarize` with the config defaults
+(summary.sentences, summary.max_words, summary.method). With
 ``--raw`` the entry's raw HTML is also given straight to `summarize`, as
 `digest summarize --jsonl` receives it; both roads should show the same defects.
 
@@ -34,6 +35,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
+import inspect
 import io
 import json
 import os
@@ -50,9 +52,10 @@ sys.path.insert(0, str(ROOT))
 import feedparser  # noqa: E402
 import lxml.html  # noqa: E402
 
+from digest.config import SummaryConfig  # noqa: E402
 from digest.models import FeedSource  # noqa: E402
 from digest.sources.feeds import parse_feed  # noqa: E402
-from digest.text.summarize import summarize  # noqa: E402
+from digest.text.summarize import Document, summarize, summarize_documents  # noqa: E402
 
 CLASSES = (
     "markup",
@@ -257,7 +260,9 @@ def _is_code(sentence: str) -> bool:
     if not visible:
         return False
     symbols = sum(c in _CODE_CHARS for c in visible) / len(visible)
-    return bool(_CODE.search(sentence)) and (symbols > 0.04 or sentence.rstrip().endswith(";"))
+    # Prose lists end items with ";" too: alone, that counts in short lines only.
+    statement = sentence.rstrip().endswith(";") and len(sentence.split()) <= 8
+    return bool(_CODE.search(sentence)) and (symbols > 0.04 or statement)
 
 
 def _is_byline(sentence: str) -> bool:
@@ -310,11 +315,15 @@ def check(entry: Entry, feed_keys: str, recurring: Counter[str], n_entries: int)
     title_key = _key(entry.title)
     block_keys = [" " + _key(b.text) + " " for b in entry.blocks]
     # Blocks that are nothing but a link: show-note lists, "Comments", "Permalink" (a
-    # whole linked sentence of prose is text, not furniture).
+    # whole linked sentence of prose is text, not furniture, and so is an entry that is
+    # all link: a podcast's description linked to its audio).
+    has_text = any(_link_share(b) < 0.5 and len(b.text.split()) >= 8 for b in entry.blocks)
     link_blocks = {
         _key(b.text)
         for b in entry.blocks
-        if _link_share(b) >= 0.9 and (len(b.text.split()) < 8 or not _FINAL.search(b.text))
+        if has_text
+        and _link_share(b) >= 0.9
+        and (len(b.text.split()) < 8 or not _FINAL.search(b.text))
     }
     mostly_links = {_key(b.text) for b in entry.blocks if _link_share(b) >= 0.5}
     text = entry.text
@@ -407,7 +416,12 @@ def _raw_entries(body: bytes) -> list[tuple[str, bool]]:
 
 
 def _summarise(text: str, title: str) -> tuple[tuple[str, ...], bool]:
-    summary = summarize(text, title=title)
+    # The config's defaults, as a digest without a summary: section summarises.
+    defaults = SummaryConfig()
+    options: dict[str, Any] = {"sentences": defaults.sentences, "method": defaults.method}
+    if "max_words" in inspect.signature(summarize).parameters:  # older code has no budget
+        options["max_words"] = getattr(defaults, "max_words", None)
+    summary = summarize(text, title=title, **options)
     return summary.sentences, bool(getattr(summary, "excerpt", False))
 
 
@@ -441,17 +455,28 @@ def collect(folder: Path, raw_path: bool) -> dict[str, list[tuple[Entry, dict[st
                     article.full_text,
                 )
             )
-            if raw_path:
-                sentences, excerpt = _summarise(raw, article.title)
+        if raw_path:
+            # What `digest summarize --jsonl` does with the feed's entries as its records.
+            defaults = SummaryConfig()
+            summaries = summarize_documents(
+                [
+                    Document(raw, title=a.title, feed=path.name)
+                    for a, (raw, _) in zip(feed.articles, raws, strict=True)
+                ],
+                sentences=defaults.sentences,
+                method=defaults.method,
+                max_words=defaults.max_words,
+            )
+            for entry, summary in zip(per_road["text"], summaries, strict=True):
                 per_road["raw"].append(
                     Entry(
-                        path.name,
-                        article.title,
-                        article.text,
-                        blocks,
-                        sentences,
-                        excerpt,
-                        article.full_text,
+                        entry.feed,
+                        entry.title,
+                        entry.text,
+                        entry.blocks,
+                        summary.sentences,
+                        summary.excerpt,
+                        entry.full_text,
                     )
                 )
         for road, entries in per_road.items():

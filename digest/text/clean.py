@@ -29,6 +29,7 @@ __all__ = [
     "input_kind",
     "looks_like_html",
     "strip_feed_boilerplate",
+    "strip_markup",
     "strip_teaser_end",
 ]
 
@@ -308,7 +309,14 @@ def html_to_text(markup: str) -> str:
             return text
         # Double-escaped HTML: the first pass decoded "&lt;p&gt;" into "<p>".
         markup = "".join(f"<p>{'<br>'.join(lines)}</p>" for lines in blocks)
-    # A lone "<" or "&" that is not a tag or entity is text; anything tag-like is not.
+    return strip_markup(text)
+
+
+def strip_markup(text: str) -> str:
+    """``text`` without anything tag- or entity-like: markup never reaches a reader as text.
+
+    A lone "<" or "&" that is not a tag or entity is text and stays.
+    """
     # Removing one tag can join "<p" and ">" into another, hence the loop.
     for _ in range(20):
         if not _TAG_LIKE_RE.search(text):
@@ -332,6 +340,8 @@ _HTML_TAG_RE = re.compile(
     r"|strong|style|sub|sup|table|tbody|td|th|thead|time|tr|u|ul|video)\b[^<>]*>",
     re.I,
 )
+# Any element with an attribute, or any closing tag: SVG, MathML, custom elements.
+_ANY_TAG_RE = re.compile(r"<[a-zA-Z][\w:-]*\s+[\w:-]+\s*=\s*[\"'][^<>]*>|</[a-zA-Z][\w:-]*\s*>")
 _ENTITY_RE = re.compile(r"&(?:amp|lt|gt|quot|apos|nbsp|#\d{2,7}|#x[0-9a-fA-F]{2,6});")
 
 
@@ -342,7 +352,7 @@ def input_kind(text: str) -> Literal["page", "html", "text"]:
     head = text[:5000]
     if _PAGE_RE.match(head) or re.search(r"<body\b", head, re.I):
         return "page"
-    if _HTML_TAG_RE.search(head) or _ENTITY_RE.search(head):
+    if _HTML_TAG_RE.search(head) or _ENTITY_RE.search(head) or _ANY_TAG_RE.search(head):
         return "html"
     return "text"
 

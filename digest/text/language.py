@@ -12,16 +12,19 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "ISO_639_1",
     "SUMY_LANGUAGES",
     "LanguageResources",
     "Tokenizer",
     "detect_language",
+    "is_language_code",
     "resources",
     "split_paragraphs",
     "split_sentences",
@@ -58,6 +61,25 @@ SUMY_LANGUAGES: dict[str, str] = {
     "uk": "ukrainian",
     "zh": "chinese",
 }
+
+# Every ISO 639-1 code, so that a typo such as "--lang xx" is a usage error, not a summary
+# made without language rules.
+_ISO_639_1_CODES = """
+    aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu
+    cv cy da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi
+    ho hr ht hu hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks
+    ku kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl
+    nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl
+    sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve
+    vi vo wa wo xh yi yo za zh zu
+"""
+ISO_639_1: frozenset[str] = frozenset(_ISO_639_1_CODES.split())
+
+
+def is_language_code(code: str) -> bool:
+    """True for an ISO 639-1 code ("en", "id"; case and a region suffix ignored)."""
+    return code.strip().lower().replace("_", "-").split("-")[0] in ISO_639_1
+
 
 _CJK_LANGS = frozenset({"zh", "ja"})
 # Sentence-final punctuation of CJK scripts, which is not followed by a space.
@@ -234,8 +256,10 @@ def _should_merge(prev: str, nxt: str, lang: str | None = None) -> bool:
             first = nxt.lstrip()[:1]
             return bool(first.islower() or first.isdigit() or lang in _ORDINAL_DOT_LANGS)
     first = nxt.lstrip()[:1]
-    # A sentence never starts in lower case in cased scripts ("... kata Peskov.").
-    return bool(first) and first.islower() and stripped[-1] in ".!?…"
+    # A sentence never starts in lower case in cased scripts ("... kata Peskov."), nor with
+    # a dash and a lower-case word ("”Vilka är de värsta?” – sug på den frågan").
+    following = nxt.lstrip().lstrip("–—-").lstrip()[:1] if first in "–—-" else first
+    return bool(following) and following.islower() and stripped[-1] in '.!?…"”»’'
 
 
 def _segment_line(line: str, lang: str | None) -> list[str]:
@@ -333,7 +357,14 @@ def _make_stemmer(lang: str | None) -> Callable[[str], str]:
     except Exception as exc:
         logger.debug("no stemmer for %s (%s); words are only lower-cased", lang, exc)
         return _null_stem
-    return functools.lru_cache(maxsize=200_000)(stemmer)
+
+    def quiet(word: str) -> str:
+        # sumy's Czech/Slovak stemmer warns on every word with digits or mixed case.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return str(stemmer(word))
+
+    return functools.lru_cache(maxsize=200_000)(quiet)
 
 
 @dataclass(frozen=True)
