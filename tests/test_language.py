@@ -199,3 +199,19 @@ def test_splitting_and_detection_never_raise(text: str) -> None:
     assert all(s and "\n" not in s for s in sentences)
     detect_language(text)
     resources(None).tokenizer.to_words(text)
+
+
+def test_iso_639_1_codes() -> None:
+    from digest.text.language import ISO_639_1, is_language_code
+
+    assert len(ISO_639_1) == 184
+    assert is_language_code("id") and is_language_code("EN") and is_language_code("pt-BR")
+    assert not is_language_code("xx") and not is_language_code("english")
+
+
+def test_a_dash_and_a_lower_case_word_continue_the_sentence() -> None:
+    text = "”Vilka är de värsta cyklisterna, tycker du?” – sug på den frågan. Ja, vilka?"
+    assert split_sentences(text, "sv") == [
+        "”Vilka är de värsta cyklisterna, tycker du?” – sug på den frågan.",
+        "Ja, vilka?",
+    ]
