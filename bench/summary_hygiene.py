@@ -415,12 +415,15 @@ def _raw_entries(body: bytes) -> list[tuple[str, bool]]:
     return out
 
 
+BUDGET: dict[str, int | None] = {}  # --no-budget sets {"max_words": None}
+
+
 def _summarise(text: str, title: str) -> tuple[tuple[str, ...], bool]:
     # The config's defaults, as a digest without a summary: section summarises.
     defaults = SummaryConfig()
     options: dict[str, Any] = {"sentences": defaults.sentences, "method": defaults.method}
     if "max_words" in inspect.signature(summarize).parameters:  # older code has no budget
-        options["max_words"] = getattr(defaults, "max_words", None)
+        options["max_words"] = BUDGET.get("max_words", getattr(defaults, "max_words", None))
     summary = summarize(text, title=title, **options)
     return summary.sentences, bool(getattr(summary, "excerpt", False))
 
@@ -465,7 +468,7 @@ def collect(folder: Path, raw_path: bool) -> dict[str, list[tuple[Entry, dict[st
                 ],
                 sentences=defaults.sentences,
                 method=defaults.method,
-                max_words=defaults.max_words,
+                max_words=BUDGET.get("max_words", defaults.max_words),
             )
             for entry, summary in zip(per_road["text"], summaries, strict=True):
                 per_road["raw"].append(
@@ -525,7 +528,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int, default=4, help="examples per class")
     parser.add_argument("--raw", action="store_true", help="also summarise the raw entry HTML")
     parser.add_argument("--show", default=None, help="examples of this class only")
+    parser.add_argument(
+        "--no-budget", action="store_true", help="summary.sentences without summary.max_words"
+    )
     args = parser.parse_args(argv)
+    if args.no_budget:
+        BUDGET["max_words"] = None
     folder = (args.data_dir or default_data_dir()) / "feeds" / "real"
     if not folder.is_dir():
         print(f"{folder} not found; pass the shared data dir", file=sys.stderr)

@@ -323,13 +323,16 @@ def fit(data_dir: Path, limit: int | None) -> int:
 
 
 def gains_with_intervals(
-    data_dir: Path, limit: int | None, scorer: Any
+    data_dir: Path, limit: int | None, scorer: Any, max_words: int | None = None
 ) -> dict[str, tuple[float, float, tuple[float, float], tuple[float, float]]]:
-    """Per DEV file: default - lead3 for R-1 and R-2 with 95% bootstrap intervals."""
+    """Per DEV file: default - lead3 (both within ``max_words`` when given) for R-1 and R-2,
+    with 95% bootstrap intervals over documents."""
+    import numpy as np
+
     out = {}
     for name, docs in iter_files(data_dir, limit):
-        default = method_runner("default")
-        lead = method_runner("lead")
+        default = method_runner("default", max_words=max_words)
+        lead = method_runner("lead", max_words=max_words)
         diffs = []
         for doc in docs:
             a = scorer.score(doc["summary"], "\n".join(default(doc)))
@@ -340,8 +343,6 @@ def gains_with_intervals(
                     100 * (a["rouge2"].fmeasure - b["rouge2"].fmeasure),
                 )
             )
-        import numpy as np
-
         d = np.array(diffs)
         out[name] = (d[:, 0].mean(), d[:, 1].mean(), bootstrap(d[:, 0]), bootstrap(d[:, 1]))
     return out
@@ -386,12 +387,15 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     if "default" in methods:
-        print("\ndefault - lead3 on the DEV files, with 95% bootstrap intervals over documents")
-        for name, (r1, r2, i1, i2) in gains_with_intervals(data_dir, args.limit, scorer).items():
-            print(
-                f"{name:<14} R-1 {r1:+.2f} [{i1[0]:+.2f}, {i1[1]:+.2f}]"
-                f"  R-2 {r2:+.2f} [{i2[0]:+.2f}, {i2[1]:+.2f}]"
-            )
+        for budget in (None, args.max_words) if args.max_words else (None,):
+            within = f" (both within {budget} words)" if budget else ""
+            print(f"\ndefault - lead3 on the DEV files{within}, 95% bootstrap over documents")
+            gains = gains_with_intervals(data_dir, args.limit, scorer, budget)
+            for name, (r1, r2, i1, i2) in gains.items():
+                print(
+                    f"{name:<14} R-1 {r1:+.2f} [{i1[0]:+.2f}, {i1[1]:+.2f}]"
+                    f"  R-2 {r2:+.2f} [{i2[0]:+.2f}, {i2[1]:+.2f}]"
+                )
         if not args.no_cv:
             train = load_fit_docs(data_dir, TRAIN, args.limit)
             if train:

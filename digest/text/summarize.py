@@ -218,17 +218,16 @@ _ODD_CHAR_RE = re.compile(r"[^\w\s.,;:!?'\"“”‘’«»„()\[\]/%&+*#@$€�
 
 def _is_text(sentence: str) -> bool:
     """False for junk: runs of digits or symbols, binary decoded as text."""
-    tokens = sentence.split()
-    visible = sum(len(t) for t in tokens)
+    spaces = sentence.count(" ")  # sentences come with their whitespace collapsed
+    visible = len(sentence) - spaces
     letters = len(_LETTER_RE.findall(sentence))
     if letters < 2 or letters < 0.4 * visible:
         return False
     odd = _ODD_CHAR_RE.findall(sentence)  # cheap pre-filter; combining marks land here too
-    symbols = sum(1 for c in odd if unicodedata.category(c)[0] in "SC")
-    if symbols > 0.1 * visible:
+    if odd and sum(1 for c in odd if unicodedata.category(c)[0] in "SC") > 0.1 * visible:
         return False
     # Space-separated scripts have words, not 40-character runs.
-    return bool(_UNSPACED_SCRIPT_RE.search(sentence)) or visible / len(tokens) <= 25
+    return visible / (spaces + 1) <= 25 or bool(_UNSPACED_SCRIPT_RE.search(sentence))
 
 
 def _chunks(sentence: str) -> list[str]:
@@ -600,6 +599,9 @@ FEATURES: tuple[str, ...] = (
 )
 _DASH_PREFIX_RE = re.compile(r"^.{0,60}?\s[-–—]{1,2}\s")
 _QUOTE_START_RE = re.compile(r"^\W{0,3}[\"“„«‘'‚「『]")
+_DIGIT_RE = re.compile(r"\d")
+# Neither a letter, a digit nor a space (str.isalnum's complement, without "_").
+_SYMBOL_RE = re.compile(r"[^\w\s]|_")
 _QUOTED_RE = re.compile(r"[\"“”„«»「」『』]")
 
 
@@ -629,7 +631,7 @@ def sentence_features(
                 para_of[i] = p
                 para_start[i] = k == 0
     index = np.arange(n, dtype=float)
-    words = np.array([float(len(res.tokenizer.to_words(t))) for t in texts])
+    words = np.array([float(len(s.words)) for s in sentences])  # cached by sumy
     rows = np.zeros((n, len(FEATURES)))
     column = {name: k for k, name in enumerate(FEATURES)}
 
@@ -652,13 +654,11 @@ def sentence_features(
         shared = np.array([len(title.intersection(t)) for t in terms], dtype=float)
         put("title_share", shared / len(title))
         put("title_density", shared / np.maximum(1.0, np.array([len(set(t)) for t in terms])))
-    put("digits", [sum(c.isdigit() for c in t) / max(1, len(t)) for t in texts])
+    lengths = np.array([max(1, len(t)) for t in texts], dtype=float)
+    put("digits", np.array([len(_DIGIT_RE.findall(t)) for t in texts]) / lengths)
     put("quote_start", [bool(_QUOTE_START_RE.search(t)) for t in texts])
     put("quoted", [bool(_QUOTED_RE.search(t)) for t in texts])
-    put(
-        "symbols",
-        [sum(not (c.isalnum() or c.isspace()) for c in t) / max(1, len(t)) for t in texts],
-    )
+    put("symbols", np.array([len(_SYMBOL_RE.findall(t)) for t in texts]) / lengths)
     headings = prepared.headings
     put("heading", [bool(headings[i]) if i < len(headings) else False for i in range(n)])
     put("question", [t.rstrip().endswith("?") for t in texts])
