@@ -125,18 +125,21 @@ _PROSE_END_RE = re.compile(r"[.!?。！？…][\"'”’»)\]]*$")
 class _Line:
     """One line of a block: text pieces, each inside a link or not."""
 
-    __slots__ = ("pieces",)
+    __slots__ = ("linked", "pieces", "text")
 
     def __init__(self) -> None:
         self.pieces: list[tuple[str, bool]] = []
+        self.linked = False  # some piece is link text
+        self.text = False  # some piece is more than whitespace
 
 
 class _Block:
-    __slots__ = ("item", "lines")
+    __slots__ = ("item", "lines", "text")
 
     def __init__(self, item: bool) -> None:
         self.item = item
         self.lines = [_Line()]
+        self.text = False  # some line has text
 
 
 class _TextParser(HTMLParser):
@@ -152,13 +155,23 @@ class _TextParser(HTMLParser):
 
     def _new_block(self) -> None:
         item = bool(self._items) and self._items[-1]
-        if any(p[0].strip() for line in self.blocks[-1].lines for p in line.pieces):
+        if self.blocks[-1].text:
             self.blocks.append(_Block(item))
         else:
             self.blocks[-1].item = item
 
     def _new_line(self) -> None:
         self.blocks[-1].lines.append(_Line())
+
+    def _add(self, data: str) -> None:
+        block = self.blocks[-1]
+        line = block.lines[-1]
+        linked = self._links > 0
+        line.pieces.append((data, linked))
+        if data and not line.text and not data.isspace():
+            line.text = block.text = True
+        if linked:
+            line.linked = True
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP_TAGS:
@@ -200,14 +213,18 @@ class _TextParser(HTMLParser):
             for i, part in enumerate(data.replace("\r", "").split("\n")):
                 if i:
                     self._new_line()
-                self.blocks[-1].lines[-1].pieces.append((part, self._links > 0))
+                self._add(part)
             return
-        data = data.replace("\n", " ").replace("\r", " ")
-        self.blocks[-1].lines[-1].pieces.append((data, self._links > 0))
+        self._add(data.replace("\n", " ").replace("\r", " "))
+
+
+_ALNUM_RE = re.compile(r"[^\W_]")
+_SEPARATORS_ONLY_RE = re.compile(r"[\s,;|/·•)\]]*")
+_OPEN_SEPARATORS_RE = re.compile(r"[\s,;|/·•]*")
 
 
 def _letters(text: str) -> int:
-    return sum(1 for c in text if c.isalnum())
+    return len(_ALNUM_RE.findall(text))
 
 
 def _without_link_tail(pieces: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
@@ -219,10 +236,10 @@ def _without_link_tail(pieces: list[tuple[str, bool]]) -> list[tuple[str, bool]]
         if linked:
             links += _letters(text) > 0
             continue
-        if re.fullmatch(r"[\s,;|/·•)\]]*", text):
+        if _SEPARATORS_ONLY_RE.fullmatch(text):
             continue
         before, bracket, after = text.rpartition("(")
-        if bracket and links and re.fullmatch(r"[\s,;|/·•]*", after):
+        if bracket and links and _OPEN_SEPARATORS_RE.fullmatch(after):
             return [*pieces[:i], (before, False)]
         return pieces
     return pieces
@@ -230,6 +247,8 @@ def _without_link_tail(pieces: list[tuple[str, bool]]) -> list[tuple[str, bool]]
 
 def _line_text(line: _Line, item: bool) -> tuple[str, bool]:
     """The line's text, and whether it is a link rather than prose (see LINK_*_SHARE)."""
+    if not line.linked:  # most lines: nothing to weigh
+        return " ".join("".join(p[0] for p in line.pieces).split()), False
     pieces = _without_link_tail(line.pieces)
     text = " ".join("".join(p[0] for p in pieces).split())
     letters = _letters(text)
@@ -251,10 +270,7 @@ def _parse(markup: str) -> list[list[str]] | None:
         logger.debug("html.parser failed; falling back to a regex strip", exc_info=True)
         return None
     read = [
-        [
-            (*_line_text(line, block.item), block.item, "".join(p[0] for p in line.pieces).strip())
-            for line in block.lines
-        ]
+        [(*_line_text(line, block.item), block.item, line.text) for line in block.lines]
         for block in parser.blocks
     ]
     # Link lines go when there is text besides them. An entry that is all links keeps the
@@ -265,10 +281,10 @@ def _parse(markup: str) -> list[list[str]] | None:
     for block in read:
         # Blank lines inside a block (from <br><br>) also separate paragraphs.
         current: list[str] = []
-        for text, link, item, raw in [*block, ("", False, False, "")]:
+        for text, link, item, had_text in [*block, ("", False, False, False)]:
             if text and not (link and (prose or item)):
                 current.append(text)
-            elif current and not raw:
+            elif current and not had_text:
                 blocks.append(current)
                 current = []
         if current:
@@ -450,6 +466,27 @@ def _pieces(line: str) -> list[str]:
     return _PIECE_SPLIT_RE.split(line)
 
 
+def _entry_keys(title: str | None, text: str) -> frozenset[str]:
+    """The shapes of an entry's lines and of its longer sentences (see :func:`_shape`)."""
+    title_key = _key(title) if title else ""
+    keys: set[str] = set()
+    for line in text.split("\n"):
+        keys.add(_shape(line, title_key))
+        pieces = _edge_pieces(line)
+        keys.update(_shape(p, title_key) for p in pieces if len(p.split()) >= _MIN_PIECE_WORDS)
+    keys.discard("")
+    return frozenset(keys)
+
+
+def _edge_pieces(line: str) -> list[str]:
+    """The first two and last two sentences of a line of several: where furniture is glued
+    to a paragraph ("... the end of the story. The post X appeared first on Y.")."""
+    pieces = _pieces(line)
+    if len(pieces) < 2:
+        return []
+    return pieces if len(pieces) <= 4 else [*pieces[:2], *pieces[-2:]]
+
+
 class FeedBoilerplate:
     """Lines (and sentences) that recur across the entries of one feed: its furniture.
 
@@ -463,31 +500,31 @@ class FeedBoilerplate:
         self.keys = keys
 
     @classmethod
-    def learn(cls, entries: Iterable[tuple[str | None, str]]) -> FeedBoilerplate:
-        """Boilerplate of one feed from its entries' ``(title, text)``."""
+    def learn(
+        cls,
+        entries: Iterable[tuple[str | None, str]],
+        *,
+        shapes: Sequence[frozenset[str]] | None = None,
+    ) -> FeedBoilerplate:
+        """Boilerplate of one feed from its entries' ``(title, text)`` (``shapes``: their
+        line shapes, when the caller has them already)."""
         counts: Counter[str] = Counter()
         seen_texts: set[str] = set()
-        for title, text in entries:
+        for index, (title, text) in enumerate(entries):
             if not text or text in seen_texts:
                 continue  # the same entry twice must not make its text furniture
             seen_texts.add(text)
-            title_key = _key(title) if title else ""
-            keys: set[str] = set()
-            for line in text.split("\n"):
-                keys.add(_shape(line, title_key))
-                pieces = _pieces(line)
-                if len(pieces) > 1:
-                    keys.update(
-                        _shape(p, title_key) for p in pieces if len(p.split()) >= _MIN_PIECE_WORDS
-                    )
-            keys.discard("")
-            counts.update(keys)
+            counts.update(shapes[index] if shapes is not None else _entry_keys(title, text))
         return cls(frozenset(k for k, n in counts.items() if n >= FEED_BOILERPLATE_MIN_ENTRIES))
 
-    def strip(self, text: str, title: str | None = None) -> str:
+    def strip(
+        self, text: str, title: str | None = None, *, shapes: frozenset[str] | None = None
+    ) -> str:
         """``text`` without this feed's boilerplate; unchanged (the same string) when it
-        has none."""
+        has none. ``shapes``: the text's line shapes, when the caller has them already."""
         if not self.keys or not text:
+            return text
+        if self.keys.isdisjoint(shapes if shapes is not None else _entry_keys(title, text)):
             return text
         title_key = _key(title) if title else ""
         changed = False
@@ -500,10 +537,12 @@ class FeedBoilerplate:
                     continue
                 pieces = _pieces(line)
                 if len(pieces) > 1:
+                    edges = set(_edge_pieces(line))
                     kept = [
                         p
                         for p in pieces
-                        if len(p.split()) < _MIN_PIECE_WORDS
+                        if p not in edges
+                        or len(p.split()) < _MIN_PIECE_WORDS
                         or _shape(p, title_key) not in self.keys
                     ]
                     if len(kept) != len(pieces):
@@ -519,8 +558,12 @@ class FeedBoilerplate:
 def strip_feed_boilerplate(entries: Sequence[tuple[str | None, str]]) -> list[str]:
     """Each entry's text without the lines that recur across the feed (see
     :class:`FeedBoilerplate`); ``entries`` are ``(title, text)`` of one feed, in order."""
-    boilerplate = FeedBoilerplate.learn(entries)
-    return [boilerplate.strip(text, title) for title, text in entries]
+    shapes = [_entry_keys(title, text) for title, text in entries]
+    boilerplate = FeedBoilerplate.learn(entries, shapes=shapes)
+    return [
+        boilerplate.strip(text, title, shapes=shape)
+        for (title, text), shape in zip(entries, shapes, strict=True)
+    ]
 
 
 # --- boilerplate ------------------------------------------------------------------------
