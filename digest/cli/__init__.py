@@ -262,9 +262,10 @@ def summarize(
 
     Runs the digest's own road: a whole page goes through extraction (as `digest extract`),
     an HTML fragment through the conversion feed content gets, plain text through the same
-    cleaning. With --jsonl each input line is {"id", "text", "title"?, "lang"?} and each
-    output line {"id", "lang", "method", "summary": [...]}, in input order; a malformed
-    line is reported on stderr with its number and skipped (exit 1 at the end).
+    cleaning. With --jsonl each input line is {"id", "text", "title"?, "lang"?, "feed"?}
+    and each output line {"id", "lang", "method", "summary": [...], "excerpt"?}, in input
+    order; lines recurring across records of one feed are dropped as its boilerplate; a
+    malformed line is reported on stderr with its number and skipped (exit 1 at the end).
 
     \b
     Examples:

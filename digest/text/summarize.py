@@ -57,6 +57,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "FEATURES",
     "METHODS",
+    "SUMMARIZER_VERSION",
     "DefaultSummarizer",
     "Document",
     "FastLexRankSummarizer",
@@ -70,6 +71,9 @@ __all__ = [
 ]
 
 METHODS: tuple[str, ...] = SUMMARY_METHODS
+# Changes whenever the same text and options give other summaries (cleaning, scorer): a
+# cache of summaries should key on it. 2: issue 14 (furniture, teasers, learned default).
+SUMMARIZER_VERSION = 2
 
 # Work caps that keep every call bounded whatever arrives (10 MB pages, binary junk).
 MAX_CHARS = 200_000
