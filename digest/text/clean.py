@@ -449,6 +449,8 @@ _PIECE_SPLIT_RE = re.compile(r"(?<=[.!?…。！？])\s+(?=\S)")
 # A sentence inside a line is a boilerplate candidate from this many words on: shorter
 # pieces are often splits at abbreviations ("Dr.") that recur by chance.
 _MIN_PIECE_WORDS = 4
+# Lines of this many words or more are compared by their edge sentences only.
+_MAX_LINE_WORDS = 40
 # Lines found in this many different entries of one feed are that feed's furniture.
 FEED_BOILERPLATE_MIN_ENTRIES = 3
 
@@ -471,7 +473,8 @@ def _entry_keys(title: str | None, text: str) -> frozenset[str]:
     title_key = _key(title) if title else ""
     keys: set[str] = set()
     for line in text.split("\n"):
-        keys.add(_shape(line, title_key))
+        if line.count(" ") < _MAX_LINE_WORDS:  # a whole paragraph of prose is not furniture
+            keys.add(_shape(line, title_key))
         pieces = _edge_pieces(line)
         keys.update(_shape(p, title_key) for p in pieces if len(p.split()) >= _MIN_PIECE_WORDS)
     keys.discard("")
@@ -532,7 +535,7 @@ class FeedBoilerplate:
         for block in text.split("\n\n"):
             lines: list[str] = []
             for line in block.split("\n"):
-                if _shape(line, title_key) in self.keys:
+                if line.count(" ") < _MAX_LINE_WORDS and _shape(line, title_key) in self.keys:
                     changed = True
                     continue
                 pieces = _pieces(line)
