@@ -83,6 +83,9 @@ class FeedConfig(_Model):
 
 class SummaryConfig(_Model):
     sentences: int = Field(default=3, ge=1, le=20)
+    # Whole sentences are chosen within this many words (at least one sentence): three
+    # Indonesian news sentences are about 100 words, too long for 30 stories in one email.
+    max_words: int | None = Field(default=60, ge=10)
     method: str = "default"
     language: str = "auto"
 

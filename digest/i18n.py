@@ -48,6 +48,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "problems_more_other": "and {n} more feeds with problems",
         "also_more_one": "{n} other",
         "also_more_other": "{n} others",
+        "excerpt": "Excerpt",
     },
     "id": {
         "top_stories": "Berita utama",
@@ -81,6 +82,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "problems_more_other": "dan {n} sumber lain yang bermasalah",
         "also_more_one": "{n} lainnya",
         "also_more_other": "{n} lainnya",
+        "excerpt": "Cuplikan",
     },
 }
 
@@ -183,7 +185,7 @@ _LANG_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
 # ISO 639-1: the codes config.yaml, --lang and feeds use. A list, not a pattern, so that a
 # typo such as "xx" or "in" is refused instead of quietly disabling language rules.
 ISO_639_1 = frozenset(
-    """aa ab ae af ak am an ar as av ay az ba be bg bi bm bn bo br bs ca ce ch co cr cs cu cv
+    """aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv
     cy da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho
     hr ht hu hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku
     kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn

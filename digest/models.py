@@ -196,18 +196,36 @@ class ParsedFeed:
 
 @dataclass(frozen=True)
 class Summary:
-    """Sentences taken verbatim from the article, in source order."""
+    """Sentences taken verbatim from the article, in source order.
+
+    ``excerpt`` is True when no whole sentence could be chosen (a teaser cut in its only
+    sentence): ``sentences`` then holds the start of the feed's own text, to be shown marked
+    as an excerpt, never as a summary. Such a story never leads the digest.
+    """
 
     sentences: tuple[str, ...]
     method: str
     language: str
+    excerpt: bool = False
+
+    @property
+    def usable(self) -> bool:
+        """True when there are summary sentences that are not a mere excerpt."""
+        return bool(self.sentences) and not self.excerpt
 
 
 class Summarizer(Protocol):
     """What the pipeline calls to summarise one article (digest.text.summarize.summarize)."""
 
     def __call__(
-        self, text: str, *, title: str | None, language: str, sentences: int, method: str
+        self,
+        text: str,
+        *,
+        title: str | None,
+        language: str,
+        sentences: int,
+        method: str,
+        max_words: int | None,
     ) -> Summary: ...
 
 

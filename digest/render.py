@@ -478,6 +478,8 @@ class ItemView:
     also: str | None
     image: Image | None
     number: int | None
+    # True when ``summary`` is the start of the feed's own text, not chosen sentences.
+    excerpt: bool = False
 
 
 @dataclass(frozen=True)
@@ -667,6 +669,7 @@ def _item_view(
         also=also,
         image=_image(article.image, images),
         number=numbering.next() if href else None,
+        excerpt=item.summary.excerpt,
     )
 
 

@@ -155,18 +155,20 @@ def score(candidate: Candidate, now: dt.datetime, sources: int) -> float:
         when = now
     age_h = max(0.0, (now - when).total_seconds() / 3600)
     recency = math.pow(0.5, age_h / RECENCY_HALF_LIFE_H)
-    substance = 1.0 if candidate.summary.sentences else 0.5
+    # A story the reader cannot read a summary of (none, or only the feed's excerpt) sinks.
+    substance = 1.0 if candidate.summary.usable else 0.5
     return candidate.article.weight * (0.2 + recency) * (1 + 0.5 * (sources - 1)) * substance
 
 
 def _best(group: list[int], candidates: Sequence[Candidate]) -> int:
     # The article that represents a story: full text beats a teaser, then the longer
     # summary, then the higher feed weight, then the earliest seen.
-    def key(i: int) -> tuple[int, bool, int, float, float]:
+    def key(i: int) -> tuple[int, bool, bool, int, float, float]:
         c = candidates[i]
         return (
             int(c.pinned),
             c.article.full_text,
+            c.summary.usable,
             len(c.summary.sentences),
             c.article.weight,
             -c.first_seen.timestamp(),
@@ -235,14 +237,15 @@ def select(
         kept.append(item)
 
     # Top stories: the best-ranked item of different feeds, so one prolific feed does not
-    # take the whole head of the email; only worth it when something remains below.
+    # take the whole head of the email; only worth it when something remains below. A story
+    # without a summary to read (none, or only an excerpt of a teaser) never leads.
     top_list: list[DigestItem] = []
     if len(kept) > top_n + 2:
         feeds_on_top: set[str] = set()
         for item in kept:
             if len(top_list) == top_n:
                 break
-            if item.article.feed not in feeds_on_top:
+            if item.summary.usable and item.article.feed not in feeds_on_top:
                 feeds_on_top.add(item.article.feed)
                 top_list.append(item)
     top = tuple(top_list)

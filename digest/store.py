@@ -286,8 +286,8 @@ class Changes:
     # Articles listed by a feed in this run: new ones are recorded as first seen now, known
     # ones keep their first-seen time and get the latest text.
     articles: tuple[Article, ...] = ()
-    # Summaries computed: (content hash, sentences, requested language, summary).
-    summaries: tuple[tuple[str, int, str, Summary], ...] = ()
+    # Summaries computed: (content hash, variant, sentences, requested language, summary).
+    summaries: tuple[tuple[str, str, int, str, Summary], ...] = ()
     pages: tuple[tuple[str, ExtractedPage], ...] = ()
     page_failures: tuple[tuple[str, str], ...] = ()
 
@@ -758,15 +758,22 @@ class Store:
             return None
         data = json.loads(row[0])
         return Summary(
-            sentences=tuple(data["sentences"]), method=data["method"], language=data["language"]
+            sentences=tuple(data["sentences"]),
+            method=data["method"],
+            language=data["language"],
+            excerpt=bool(data.get("excerpt", False)),
         )
 
     def put_summaries(
         self,
-        entries: Iterable[tuple[str, int, str, Summary]],
+        entries: Iterable[tuple[str, str, int, str, Summary]],
         now: dt.datetime,
     ) -> None:
-        """Cache summaries: (content_hash, sentences, requested language, summary)."""
+        """Cache summaries: (content hash, variant, sentences, requested language, summary).
+
+        The variant names the method and whatever else the summary depends on (the
+        summariser's version, the word budget), so a change of either is never served a
+        stale summary."""
         with self.transaction() as conn:
             conn.executemany(
                 "INSERT OR REPLACE INTO summaries "
@@ -775,7 +782,7 @@ class Store:
                 [
                     (
                         h,
-                        s.method,
+                        variant,
                         n,
                         lang,
                         json.dumps(
@@ -783,12 +790,13 @@ class Store:
                                 "sentences": list(s.sentences),
                                 "method": s.method,
                                 "language": s.language,
+                                "excerpt": s.excerpt,
                             },
                             ensure_ascii=False,
                         ),
                         _iso(now),
                     )
-                    for h, n, lang, s in entries
+                    for h, variant, n, lang, s in entries
                 ],
             )
 

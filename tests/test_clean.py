@@ -180,3 +180,197 @@ def test_language_tunes_splitting_and_sentences_match_the_text() -> None:
         [["Plantarien waren Anfang des 20. Jahrhunderts beliebt.", "Heute nicht mehr."]]
     ]
     assert clean_text(text, language="de") == text
+
+
+# --- boundaries, links, markup ---------------------------------------------------------
+
+
+def test_headings_standfirst_and_paragraphs_stay_apart() -> None:
+    from digest.text.clean import html_to_text
+
+    html = (
+        "<p class='standfirst'>Meloni becomes the first woman to head a government</p>"
+        "<h2>Charakter sollte sterben</h2><p>Italians were braced for change.<br>"
+        "A second line.</p><pre>int a = 1;\nint b = 2;</pre>"
+    )
+    assert html_to_text(html) == (
+        "Meloni becomes the first woman to head a government\n\nCharakter sollte sterben\n\n"
+        "Italians were braced for change.\nA second line.\n\nint a = 1;\nint b = 2;"
+    )
+
+
+def test_link_lines_and_closing_tag_groups_are_dropped_when_there_is_text() -> None:
+    html = (
+        "<p>Viele Spieler wünschen sich eine PC-Version. (<a href='/a'>Red Dead Redemption 2</a>"
+        ", <a href='/b'>Spieletest</a>)</p><ul><li><a href='/x'>Related story one</a></li>"
+        "<li><a href='/y'>Related story two</a>&nbsp;The Paper</li></ul><p><a href='/c'>Comments"
+        "</a></p><p>He read <a href='/r'>the report</a> twice.</p>"
+    )
+    assert html_to_text(html) == (
+        "Viele Spieler wünschen sich eine PC-Version.\n\nHe read the report twice."
+    )
+
+
+def test_an_entry_that_is_all_links_keeps_its_paragraphs_but_not_its_lists() -> None:
+    linked = "<p><a href='/audio.mp3'>Dr Jane Doe talks thyroid nodules with Dr Lee</a></p>"
+    assert html_to_text(linked) == "Dr Jane Doe talks thyroid nodules with Dr Lee"
+    listed = "<ol><li><a href='/1'>Story one</a> Paper</li><li><a href='/2'>Two</a></li></ol>"
+    assert html_to_text(listed) == ""
+
+
+def test_blank_lines_of_text_with_only_inline_tags_stay_paragraphs() -> None:
+    assert html_to_text("First part.\n\nSecond <b>part</b>.") == "First part.\n\nSecond part."
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("<!DOCTYPE html><html><body><p>x</p></body></html>", "page"),
+        ("<html><head></head><body><p>Feed content as a document.</p></body></html>", "page"),
+        ("<p>One paragraph.</p>", "html"),
+        ("<pre style='white-space:pre-wrap'>Replace DomHelper</pre>", "html"),
+        ('<svg xmlns="http://www.w3.org/2000/svg"><path d="M0"/></svg>', "html"),
+        ("Fish &amp; chips", "html"),
+        ("3 < 4 and 5 > 2", "text"),
+        ("Plain text.\n\nTwo paragraphs.", "text"),
+    ],
+)
+def test_input_kind(text: str, kind: str) -> None:
+    from digest.text.clean import input_kind
+
+    assert input_kind(text) == kind
+
+
+# --- teasers ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "body", "cut"),
+    [
+        ("Er misst eine Größe […]", "Er misst eine Größe", True),
+        ("Ein ganzer Satz. [&#8230;]".replace("&#8230;", "…"), "Ein ganzer Satz.", False),
+        ("Whole sentence.\n\nContinue reading...", "Whole sentence.", False),
+        ("Shares were sold at an ...", "Shares were sold at an", True),
+        ("Done. Read more »", "Done.", False),
+        ("Quote here.\n\nContinue reading on The Startup »", "Quote here.", False),
+        ("Teaser text (more…)", "Teaser text", False),
+        (
+            "Es misst eine […]\n\nDer Beitrag Neue Figuren erschien zuerst auf Anime2You.",
+            "Es misst eine",
+            True,
+        ),
+        ("Wait... what happened?", "Wait... what happened?", False),
+        ("A whole article without a marker.", "A whole article without a marker.", False),
+    ],
+)
+def test_teaser_end(text: str, body: str, cut: bool) -> None:
+    from digest.text.clean import ends_truncated, strip_teaser_end
+
+    assert strip_teaser_end(text) == (body, cut)
+    assert ends_truncated(text) == (body != text)
+
+
+def test_the_wordpress_footer_alone_is_not_a_teaser_marker() -> None:
+    from digest.text.clean import ends_truncated
+
+    assert not ends_truncated("Full text.\n\nThe post Full text appeared first on Example.")
+
+
+# --- per-feed boilerplate ---------------------------------------------------------------
+
+
+def test_lines_recurring_across_a_feed_are_its_boilerplate() -> None:
+    from digest.text.clean import strip_feed_boilerplate
+
+    entries = [
+        (
+            f"Story number {n} of the week",
+            f"Body of story {n} is here.\n\nSee omnystudio.com/listener for privacy information."
+            f"\n\nThe post Story number {n} of the week appeared first on Example.",
+        )
+        for n in range(4)
+    ]
+    entries.append(("Quiet one", "Only its own text."))
+    out = strip_feed_boilerplate(entries)
+    assert out[:4] == [f"Body of story {n} is here." for n in range(4)]
+    assert out[4] is entries[4][1]  # untouched text is the same string
+
+
+def test_few_entries_or_one_entry_repeated_make_no_boilerplate() -> None:
+    from digest.text.clean import strip_feed_boilerplate
+
+    same = ("Title", "Everything here. The same again.")
+    assert strip_feed_boilerplate([same, same, same]) == [same[1]] * 3
+    two = [("A", "Shared line.\n\nA's own."), ("B", "Shared line.\n\nB's own.")]
+    assert strip_feed_boilerplate(two) == [t for _, t in two]
+
+
+def test_a_recurring_sentence_inside_a_line_goes_but_short_pieces_stay() -> None:
+    from digest.text.clean import strip_feed_boilerplate
+
+    texts = [
+        (f"T{n}", f"Dr. Smith on case {n}. This is primarily a bug fix release.") for n in range(3)
+    ]
+    assert strip_feed_boilerplate(texts) == [f"Dr. Smith on case {n}." for n in range(3)]
+
+
+# --- furniture ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kind"),
+    [
+        ("206 buf = malloc ((bufsize + 1) * sizeof (char));", "code"),
+        ("func removeDuplicates(s []mytype) []mytype {", "code"),
+        ("# cat > /etc/udev/rules.d/99-intel.rules << 'EOF'", "code"),
+        ("SELECT * FROM cars;", "code"),
+        ("Patricio Candia | Palma de Mallorca | 08/01/2014", "byline"),
+        ("Von Peter Steinlechner", "byline"),
+        ("— Merlin Mann (@hotdogsladies) November 18, 2017", "byline"),
+        ("Jakarta, 12/03/2019 10:15 WIB", "byline"),
+        ("(Red Dead Redemption 2, Red Dead Redemption)", "tags"),
+        ("Politics · Europe · Italy", "tags"),
+        ("Sponsored by:", "label"),
+        ("Check out the Space Time Merch Store", "promo"),
+        ("See omnystudio.com/listener for privacy information.", "promo"),
+        ("Please share your videos of the storm at iReport.", "promo"),
+        ("What do you think about the new rules?", "promo"),
+        ("Abonniere unseren Kanal für mehr Videos.", "promo"),
+    ],
+)
+def test_furniture_by_its_shape(sentence: str, kind: str) -> None:
+    from digest.text.clean import furniture
+
+    assert furniture(sentence, line=sentence, at_start=False, at_end=True) == kind
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The company said its share price rose 5 percent (AAPL) on Tuesday.",
+        "Congressman John Smith (R-Texas) said the bill would pass.",
+        "C++ is a language that many people use every day.",
+        '"See, we won," said the coach after the match.',
+        "Support for the measure grew after the vote, officials said.",
+        "Menurut penelitian yang dilansir dari boldsky.com, tindakan ini ternyata bermanfaat untuk "
+        "kesehatan tubuh, lho.",
+        "Dilansir dari sejumlah sumber, berikut langkah mudah yang bisa dilakukan di rumah;",
+        "The bill was sponsored by two senators from opposite parties.",
+    ],
+)
+def test_article_sentences_are_not_furniture(sentence: str) -> None:
+    from digest.text.clean import furniture
+
+    # Calls to action count only at the edges; shapes count everywhere.
+    assert furniture(sentence, line=sentence, at_start=False, at_end=False) is None
+    if "sponsored" not in sentence:
+        assert furniture(sentence, line=sentence, at_start=False, at_end=True) is None
+
+
+@pytest.mark.skipif(not SEED.is_file(), reason=f"seed article not found at {SEED}")
+def test_the_headline_at_the_top_of_plain_text_is_found() -> None:
+    from digest.text.clean import leading_headline
+
+    assert leading_headline(SEED.read_text(encoding="utf-8")) == SEED_TITLE
+    assert leading_headline("A whole sentence starts this text.\n\nMore text follows here.") is None
+    assert leading_headline("Just a headline") is None

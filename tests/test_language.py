@@ -199,3 +199,20 @@ def test_splitting_and_detection_never_raise(text: str) -> None:
     assert all(s and "\n" not in s for s in sentences)
     detect_language(text)
     resources(None).tokenizer.to_words(text)
+
+
+def test_iso_639_1_codes() -> None:
+    from digest.i18n import ISO_639_1, language_code
+
+    assert len(ISO_639_1) == 184
+    assert language_code("id") == "id" and language_code("EN") == "en"
+    assert language_code("pt-BR") == "pt"
+    assert language_code("xx") is None and language_code("english") is None
+
+
+def test_a_dash_and_a_lower_case_word_continue_the_sentence() -> None:
+    text = "”Vilka är de värsta cyklisterna, tycker du?” – sug på den frågan. Ja, vilka?"
+    assert split_sentences(text, "sv") == [
+        "”Vilka är de värsta cyklisterna, tycker du?” – sug på den frågan.",
+        "Ja, vilka?",
+    ]

@@ -78,10 +78,15 @@ def test_first_seen_is_kept_and_digested_articles_leave_the_pool(tmp_path: Path)
 def test_summary_cache_by_hash_method_and_length(tmp_path: Path) -> None:
     with Store(tmp_path / "state.sqlite") as store:
         summary = Summary(("One.", "Two."), "default", "en")
-        store.put_summaries([("h", 2, "auto", summary)], NOW)
+        store.put_summaries([("h", "default", 2, "auto", summary)], NOW)
         assert store.get_summary("h", "default", 2, "auto") == summary
         assert store.get_summary("h", "lead", 2, "auto") is None
         assert store.get_summary("h", "default", 3, "auto") is None
+        # An excerpt stays an excerpt (it must never lead the digest after a cache hit).
+        excerpt = Summary(("The start of a teaser",), "default", "en", excerpt=True)
+        store.put_summaries([("t", "default/v2/w60", 3, "auto", excerpt)], NOW)
+        assert store.get_summary("t", "default/v2/w60", 3, "auto") == excerpt
+        assert store.get_summary("t", "default/v2/w0", 3, "auto") is None
 
 
 def test_dry_run_copy_never_writes_the_file(tmp_path: Path) -> None:
@@ -153,7 +158,7 @@ def test_prune_drops_old_articles_and_caches(tmp_path: Path) -> None:
         old = NOW - dt.timedelta(days=200)
         store.add_articles([(make_article(1), "h1")], old)
         store.add_articles([(make_article(2), "h2")], NOW)
-        store.put_summaries([("h1", 3, "auto", Summary(("x.",), "lead", "en"))], old)
+        store.put_summaries([("h1", "lead", 3, "auto", Summary(("x.",), "lead", "en"))], old)
         removed = store.prune(NOW, 90)
         assert removed == 1
         assert [a.id for a, _ in store.undigested_articles(NOW)] == ["id-2"]

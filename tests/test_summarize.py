@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -57,6 +59,10 @@ ARTICLE = "\n\n".join(
     ]
 )
 TITLE = "Storm batters the coast as thousands flee"
+DATA = Path(
+    os.environ.get("DIGEST_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
+SEED = DATA / "seed" / "indonesian-news-scraped.txt"
 
 
 def _flat(text: str) -> str:
@@ -237,3 +243,155 @@ def test_vectorised_rankers_match_sumy_on_small_documents(
             warnings.simplefilter("ignore", RuntimeWarning)
             expected = [str(s) for s in stock(document, count)]
         assert [str(s) for s in fast(document, count)] == expected
+
+
+# --- whole sentences, boundaries, length --------------------------------------------------
+
+TEASER = (
+    "Das japanische Unternehmen Bandai Spirits stellte vor Kurzem neue Figuren vor. "
+    "Wir fassen alle Details für euch zusammen. Figuren erscheinen ab Juni 2024 Die neuen "
+    "Figuren von Monkey D. Ruffy und Nami messen jeweils eine Größe […]"
+)
+
+
+def test_a_teasers_cut_sentence_is_never_a_summary_sentence() -> None:
+    summary = summarize(TEASER, title="Neue One Piece Figuren", sentences=3, language="de")
+    assert summary.sentences[0].startswith("Das japanische Unternehmen")
+    assert not summary.excerpt
+    assert all("Größe" not in s and "[…]" not in s for s in summary.sentences)
+    # The heading flattened into the cut sentence is not a sentence of its own either.
+    assert all(not s.startswith("Figuren erscheinen") for s in summary.sentences)
+
+
+def test_only_a_cut_sentence_gives_an_excerpt_marked_as_such() -> None:
+    summary = summarize("Shares of the company were sold at an ...", title="Slack shares")
+    assert summary.excerpt and not summary.usable
+    assert summary.sentences == ("Shares of the company were sold at an …",)
+    assert summarize("", title="Nothing").sentences == ()
+
+
+def test_a_heading_glued_to_its_paragraph_is_split_off() -> None:
+    text = (
+        "Der Anime startet im Herbst. Charakter sollte sterben Nachdem vor Kurzem bekannt "
+        "wurde, dass die Serie fortgesetzt wird, äußerte sich der Autor. Er lobte das Team."
+    )
+    summary = summarize(text, language="de", sentences=3)
+    joined = " | ".join(summary.sentences)
+    assert "sterben Nachdem" not in joined
+    assert "Nachdem vor Kurzem bekannt wurde, dass die Serie fortgesetzt wird" in joined
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "The storm hit the coast",
+                "Officials said schools would close.",
+                "Thousands fled their homes on Tuesday night.",
+                "Power was cut to 200,000 households",
+                "Roads were blocked by fallen trees and debris.",
+            ]
+        ),
+        min_size=2,
+        max_size=8,
+    ),
+    st.sampled_from(["p", "h2", "li", "div"]),
+)
+def test_no_summary_sentence_spans_two_blocks(paragraphs: list[str], tag: str) -> None:
+    html = "".join(f"<{tag}>{p}</{tag}>" for p in paragraphs)
+    summary = summarize(html, language="en", sentences=3)
+    for sentence in summary.sentences:
+        assert any(sentence in p for p in paragraphs), sentence
+
+
+def test_a_word_budget_keeps_whole_sentences_and_at_least_one() -> None:
+    budgeted = summarize(ARTICLE, title=TITLE, sentences=3, max_words=40)
+    assert 1 <= len(budgeted.sentences) <= 3
+    assert sum(len(s.split()) for s in budgeted.sentences) <= 40
+    flat = _flat(ARTICLE)
+    assert all(s in flat for s in budgeted.sentences)
+    tiny = summarize(ARTICLE, title=TITLE, sentences=3, max_words=10)
+    assert len(tiny.sentences) == 1  # longer than the budget, but never nothing
+    # Without a budget the count is exact.
+    assert len(summarize(ARTICLE, title=TITLE, sentences=3).sentences) == 3
+
+
+def test_every_method_honours_the_budget() -> None:
+    for method in METHODS:
+        summary = summarize(ARTICLE, title=TITLE, sentences=3, max_words=45, method=method)
+        assert summary.sentences, method
+        words = sum(len(s.split()) for s in summary.sentences)
+        assert words <= 45 or len(summary.sentences) == 1, method
+
+
+def test_the_learned_scorer_skips_a_short_quoted_lead() -> None:
+    text = (
+        '"Kami siap," katanya.\n\n'
+        "Pemerintah Provinsi Jawa Barat menyiapkan 500 posko mudik di sepanjang jalur utama "
+        "untuk membantu pemudik selama libur Lebaran tahun ini.\n\n"
+        "Posko tersebut dilengkapi tenaga medis, tempat istirahat, dan informasi lalu lintas "
+        "yang diperbarui setiap jam oleh petugas.\n\n"
+        "Gubernur meminta warga berangkat lebih awal untuk menghindari kemacetan panjang di "
+        "jalan tol menjelang hari raya."
+    )
+    summary = summarize(text, title="Jawa Barat siapkan 500 posko mudik", sentences=2)
+    assert summary.sentences[0].startswith("Pemerintah Provinsi Jawa Barat")
+
+
+@pytest.mark.skipif(not SEED.is_file(), reason=f"seed article not found at {SEED}")
+def test_the_headline_of_plain_text_is_not_a_summary_sentence() -> None:
+    text = SEED.read_text(encoding="utf-8")
+    summary = summarize(text)
+    assert summary.language == "id"
+    assert summary.sentences[0].startswith("SEOUL — Presiden Rusia Vladimir Putin")
+    assert all(not s.startswith("Putin dari Rusia akan") for s in summary.sentences)
+    assert prepare(text).title == (
+        "Putin dari Rusia akan mengunjungi Korea Utara, di tengah meningkatnya kerja sama militer"
+    )
+
+
+def test_a_page_a_fragment_and_their_text_give_one_summary(repo: Path) -> None:
+    from digest.sources.extract import extract_html
+    from digest.text.clean import html_to_text
+
+    template = (repo / "tests" / "fixtures" / "wordpress_article.html").read_text("utf-8")
+    body = "".join(f"<p>{p}</p>" for p in ARTICLE.split("\n\n")[3:9])
+    page = template.replace("%%TITLE%%", TITLE).replace("%%BODY%%", body)
+    extracted = extract_html(page)
+    assert summarize(page).sentences[0].startswith("A powerful storm slammed")
+    assert summarize(page).sentences == summarize(extracted.text, title=extracted.title).sentences
+    fragment = "<p>" + "</p><p>".join(ARTICLE.split("\n\n")) + "</p>"
+    assert (
+        summarize(fragment, title=TITLE).sentences
+        == summarize(html_to_text(fragment), title=TITLE).sentences
+    )
+
+
+def test_markup_never_reaches_a_summary() -> None:
+    fragment = (
+        "<pre style='white-space:pre-wrap;width:81ex'>Replace DomHelper.findParent with "
+        ".closest and drop the old helper functions from the code base.</pre>"
+        "<p><img src='/a.jpg' class='nieuws' alt=''/>Voor deze wedstrijd geldt een "
+        "clubkaartverplichting voor alle supporters.</p>"
+    )
+    summary = summarize(fragment, sentences=3)
+    assert summary.sentences
+    assert not any("<" in s or ">" in s for s in summary.sentences)
+
+
+def test_summarize_documents_drops_what_recurs_across_one_feed() -> None:
+    from digest.text.summarize import Document, summarize_documents
+
+    footer = "<p>Check out the Space Time Merch Store for shirts, mugs and more.</p>"
+    documents = [
+        Document(
+            f"<p>Astronomers found planet number {n} orbiting a distant red dwarf star.</p>"
+            + footer,
+            title=f"Planet {n}",
+            feed="space",
+        )
+        for n in range(4)
+    ]
+    for summary in summarize_documents(documents, sentences=3):
+        assert summary.sentences and all("Merch" not in s for s in summary.sentences)

@@ -89,8 +89,10 @@ def _rouge1(reference: str, sentences: tuple[str, ...]) -> float:
 
 
 @needs_data
-def test_default_beats_lead3_on_indosum_and_matches_it_on_cnndm() -> None:
-    for name, margin in (("indosum_dev", 1.0), ("cnndm_dev", 0.0)):
+def test_default_beats_lead3_on_indosum_and_holds_the_lead_elsewhere() -> None:
+    # The targets of issue 14 on the DEV files: Lead-3 + 2.0 R-1 on IndoSum; on CNN/DM and
+    # VietNews (whose titles are used) never more than 0.2 R-1 below Lead-3.
+    for name, margin in (("indosum_dev", 2.0), ("cnndm_dev", -0.2), ("vietnews_dev", -0.2)):
         docs = _load(name)
         scores: dict[str, float] = {}
         for method in ("default", "lead"):
@@ -132,3 +134,39 @@ def test_real_feed_languages_all_have_resources() -> None:
         assert res.code == code
         assert res.tokenizer.to_words("Hello world 你好") != ()
         assert res.stop_words, code
+
+
+@pytest.mark.skipif(not FEEDS.is_dir(), reason=f"real feeds not found at {FEEDS}")
+@pytest.mark.parametrize(
+    "name",
+    [
+        "de-anime2you-rss2.xml",  # WordPress teasers cut with "[…]", headings flattened in
+        "de-golem-rss2-iso8859-1.xml",  # tag lists of links after every teaser
+        "en-guardian-world-rss2.xml",  # standfirst paragraphs, "Continue reading..."
+        "en-dustri-artificialtruth-rss2.xml",  # code blocks in technical posts
+        "en-googlenews-health-rss2-aggregator.xml",  # lists of other outlets' headlines
+        "en-github-miniflux-commits-atom.xml",  # <pre style=...> commit messages
+    ],
+)
+def test_real_feed_summaries_are_whole_sentences_without_furniture(name: str) -> None:
+    import datetime as dt
+
+    from digest.models import FeedSource
+    from digest.sources.feeds import parse_feed
+    from digest.text.clean import furniture
+
+    path = FEEDS / name
+    feed = parse_feed(path.read_bytes(), FeedSource(path=path), now=dt.datetime.now(dt.UTC))
+    for article in feed.articles:
+        summary = summarize(article.text, title=article.title, max_words=60)
+        if summary.excerpt:
+            continue
+        for sentence in summary.sentences:
+            assert not re.search(r"(?:…|\.\.\.|\[…\])\W*$", sentence), sentence
+            assert not re.search(r"<[a-zA-Z/]|&[a-z]+;", sentence), sentence
+            assert furniture(sentence, line=sentence, at_start=False, at_end=False) in (
+                None,
+                "label",
+            )
+            assert "View full coverage" not in sentence and "Continue reading" not in sentence
+            assert not re.search(r"\(\w[^()]{0,30}, \w[^()]{0,30}\)$", sentence), sentence

@@ -43,7 +43,7 @@ import importlib
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -60,6 +60,9 @@ from digest.cli.common import (
 )
 from digest.errors import ConfigError, DigestError
 from digest.models import SUMMARY_METHODS, ExtractedPage
+
+if TYPE_CHECKING:
+    from digest.text.summarize import Document
 
 METHOD_CHOICE = click.Choice(SUMMARY_METHODS)
 
@@ -85,10 +88,6 @@ def main(ctx: click.Context, config_arg: str | None, verbose: int, quiet: bool) 
     """
     setup_logging(verbose, quiet)
     ctx.obj = CliState(config_arg=config_arg, verbose=verbose, quiet=quiet)
-
-
-def _valid_lang(code: str) -> bool:
-    return code == "auto" or (2 <= len(code) <= 3 and code.isascii() and code.isalpha())
 
 
 @main.command()
@@ -234,9 +233,55 @@ def check(state: CliState) -> None:
     sys.exit(1 if bad else 0)
 
 
+# Magic numbers of formats that are certainly not text (images, archives, documents).
+_BINARY_SIGNATURES = {
+    b"\x89PNG\r\n\x1a\n": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"%PDF": "a PDF document",
+    b"PK\x03\x04": "a ZIP archive (or an Office document)",
+    b"\x1f\x8b": "gzip-compressed data",
+    b"RIFF": "a RIFF file (audio, video or WebP)",
+    b"\x7fELF": "a program",
+}
+
+
+def _read_source(source: str) -> str:
+    """The text of FILE (or stdin for "-"); DigestError for what is not a readable text file."""
+    if source == "-":
+        data = sys.stdin.buffer.read()
+        name = "stdin"
+    else:
+        path = Path(source)
+        if path.is_dir():
+            raise DigestError(f"{source}: is a folder; give a text or HTML file")
+        if not path.exists():
+            raise DigestError(f"{source}: no such file; check the path")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise DigestError(f"{source}: cannot be read ({exc.strerror or exc})") from exc
+        name = source
+    head = data[:8192]
+    for magic, kind in _BINARY_SIGNATURES.items():
+        if head.startswith(magic):
+            raise DigestError(f"{name}: {kind}, not text; give a text or HTML file")
+    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DigestError(f"{name}: binary data, not text; give a text or HTML file")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    # Undecodable bytes become U+FFFD rather than stopping a long batch.
+    return data.decode("utf-8-sig", errors="replace")
+
+
 @main.command()
 @click.argument("source", default="-", metavar="[FILE|-]")
-@click.option("--sentences", "-n", type=click.IntRange(1, 50), help="How many sentences.")
+@click.option(
+    "--sentences",
+    "-n",
+    type=click.IntRange(1, 50),
+    help="Exactly N sentences (default: summary.sentences within summary.max_words).",
+)
 @click.option("--lang", "language", metavar="CODE|auto", help="Language (default: detect).")
 @click.option("--method", type=METHOD_CHOICE, help="Summariser (default: summary.method).")
 @click.option("--jsonl", is_flag=True, help='Input lines {"id","text",...}; JSON lines out.')
@@ -251,73 +296,101 @@ def summarize(
 ) -> None:
     """Summarise text or HTML: one summary sentence per line on stdout.
 
-    With --jsonl each input line is {"id", "text", "title"?, "lang"?} and each output line
-    {"id", "lang", "method", "summary": [...]}, in input order; a malformed line is reported
-    on stderr with its number and skipped (exit 1 at the end).
+    Runs the digest's own road: a whole page goes through extraction (as `digest extract`),
+    an HTML fragment through the conversion feed content gets, plain text through the same
+    cleaning. With --jsonl each input line is {"id", "text", "title"?, "lang"?, "feed"?}
+    and each output line {"id", "lang", "method", "summary": [...], "excerpt"?}, in input
+    order; lines recurring across records of one feed are dropped as its boilerplate; a
+    malformed line is reported on stderr with its number and skipped (exit 1 at the end).
 
     \b
     Examples:
         digest summarize article.txt --sentences 2
+        digest summarize page.html --lang id
         digest summarize --jsonl < articles.jsonl > summaries.jsonl
     """
+    from digest.i18n import is_language_code
     from digest.text.summarize import summarize as summarize_text
+    from digest.text.summarize import summarize_documents
 
     config = run(state, state.load_optional)
-    count = sentences or config.summary.sentences
-    chosen = method or config.summary.method
     lang = (language or config.summary.language).lower()
-    if not _valid_lang(lang):
+    if not (lang == "auto" or is_language_code(lang)):
         raise click.BadParameter(
             f"expected 'auto' or an ISO 639-1 code such as 'en' or 'id', found {language!r}",
             param_hint="--lang",
         )
-    # "-" is stdin; undecodable bytes become U+FFFD rather than stopping a long batch.
-    stream = click.open_file(source, encoding="utf-8", errors="replace")
+    # --sentences N means exactly N; otherwise the config's length: up to
+    # summary.sentences sentences within summary.max_words words, as in the digest.
+    count = sentences or config.summary.sentences
+    budget = None if sentences else config.summary.max_words
+    chosen = method or config.summary.method
+    text = run(state, lambda: _read_source(source))
     if not jsonl:
-        summary = summarize_text(stream.read(), language=lang, sentences=count, method=chosen)
+        summary = summarize_text(
+            text, language=lang, sentences=count, method=chosen, max_words=budget
+        )
         for sentence in summary.sentences:
             click.echo(sentence)
         return
     bad = 0
-    for number, line in enumerate(stream, start=1):
+    records: list[tuple[Any, Document]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-            if not isinstance(record, dict):
-                raise ValueError("expected a JSON object")
-            text = record.get("text")
-            if not isinstance(text, str):
-                raise ValueError('missing "text" string')
-            if "id" not in record:
-                raise ValueError('missing "id"')
-            ident = record["id"]
-            title = record.get("title")
-            line_lang = record.get("lang") or lang
-            if not isinstance(line_lang, str) or not _valid_lang(line_lang.lower()):
-                raise ValueError('"lang" must be "auto" or an ISO 639-1 code such as "id"')
+            records.append(_jsonl_record(line, lang))
         except ValueError as exc:
             click.echo(f"line {number}: skipped: {exc}", err=True)
             bad += 1
-            continue
-        summary = summarize_text(
-            text,
-            title=title if isinstance(title, str) else None,
-            language=line_lang.lower(),
-            sentences=count,
-            method=chosen,
-        )
-        record_out = {
+    # All records at once: lines recurring across the records of one feed (their "feed"
+    # key; one group without it) are boilerplate, as when the digest parses a feed.
+    summaries = summarize_documents(
+        [document for _, document in records],
+        sentences=count,
+        method=chosen,
+        max_words=budget,
+    )
+    for (ident, _), summary in zip(records, summaries, strict=True):
+        record_out: dict[str, Any] = {
             "id": ident,
             "lang": summary.language,
             "method": summary.method,
             "summary": list(summary.sentences),
         }
-        # One line per input, flushed, so a consumer can stream through a pipe.
+        if summary.excerpt:
+            record_out["excerpt"] = True
         click.echo(json.dumps(record_out, ensure_ascii=False))
-        sys.stdout.flush()
     if bad:
         sys.exit(1)
+
+
+def _jsonl_record(line: str, lang: str) -> tuple[Any, Document]:
+    """The id and the document of one --jsonl input line; ValueError says what is wrong."""
+    from digest.i18n import language_code
+    from digest.text.summarize import Document
+
+    record = json.loads(line)
+    if not isinstance(record, dict):
+        raise ValueError("expected a JSON object")
+    body = record.get("text")
+    if not isinstance(body, str):
+        raise ValueError('missing "text" string')
+    if "id" not in record:
+        raise ValueError('missing "id"')
+    title = record.get("title")
+    line_lang = record.get("lang") or lang
+    if not isinstance(line_lang, str) or not (
+        line_lang.lower() == "auto" or language_code(line_lang) is not None
+    ):
+        raise ValueError('"lang" must be "auto" or an ISO 639-1 code such as "id"')
+    feed = record.get("feed")
+    return record["id"], Document(
+        body,
+        title=title if isinstance(title, str) else None,
+        language=line_lang.lower(),
+        feed=feed if isinstance(feed, str) else None,
+    )
 
 
 @main.command()

@@ -113,12 +113,6 @@ _TRACKING_EXACT = frozenset(
 )
 _TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_")
 
-_TEASER_END = re.compile(
-    r"(\[(…|\.\.\.)\]|\((more|lanjut)…?\)|…|\.\.\.|read more|continue reading|read the rest"
-    r"|weiterlesen|mehr lesen|lire la suite|baca selengkapnya|selengkapnya|leggi tutto"
-    r"|читать далее|lees meer|läs mer|leia mais|čítať ďalej)\W*$",
-    re.IGNORECASE,
-)
 _WS = re.compile(r"[ \t\r\f\v\u00a0]+")
 
 
@@ -359,7 +353,9 @@ def _title_from_text(text: str, limit: int = 100) -> str:
 
 
 def _is_full_text(text: str, has_content: bool) -> bool:
-    if not text or _TEASER_END.search(text[-60:]):
+    from digest.text.clean import ends_truncated  # lazily, as in _html_to_text
+
+    if not text or ends_truncated(text):
         return False
     return len(text) >= FULL_TEXT_MIN_CHARS or (has_content and len(text) >= FULL_CONTENT_MIN_CHARS)
 
@@ -487,11 +483,16 @@ def _make_articles(
     feed_language: str | None,
     now: dt.datetime,
 ) -> tuple[Article, ...]:
+    from digest.text.clean import strip_feed_boilerplate
+
+    # Ids come from the text as the feed gives it, so they never change with the cleaning.
     ids = _assign_ids(drafts, source.key)
+    # Lines that recur across this feed's entries (footers, "View full coverage", "The post
+    # X appeared first on Y") are its furniture: only here are all its entries at hand.
+    texts = strip_feed_boilerplate([(d["title"] or None, d["text"]) for d in drafts])
     language_fixed = source.language if source.language != "auto" else None
     articles = []
-    for draft, article_id in zip(drafts, ids, strict=True):
-        text: str = draft["text"]
+    for draft, article_id, text in zip(drafts, ids, texts, strict=True):
         title = draft["title"] or _title_from_text(text)
         articles.append(
             Article(

@@ -30,6 +30,7 @@ from digest.sources.extract import decode_html, extract_html
 from digest.sources.http import Http, fetch_by_host, host_of, looks_like_html
 from digest.sources.netguard import RobotsCache
 from digest.store import Changes, Store
+from digest.text.clean import ends_truncated
 
 log = logging.getLogger(__name__)
 
@@ -132,42 +133,6 @@ class PageCache:
 # ---------------------------------------------------------------- deciding
 
 
-_TRUNCATION_MARKERS = (
-    "[…]",
-    "[...]",
-    "(…)",
-    "(...)",
-    "...",
-    "…",
-    "read more",
-    "continue reading",
-    "read the full story",
-    "read full article",
-    "baca selengkapnya",
-    "selengkapnya",
-    "weiterlesen",
-    "lire la suite",
-    "leer más",
-    "leia mais",
-)
-# WordPress appends this after the excerpt's "[…]"; it is not part of the teaser.
-_WP_APPEARED = re.compile(r"\s*The post .{1,300} appeared first on .{1,200}$", re.S | re.I)
-_TRAILING_DECOR = " \t\r\n»›→>:.!\u00a0-–—"
-
-
-def _ends_truncated(text: str) -> bool:
-    tail = _WP_APPEARED.sub("", text).rstrip()
-    if not tail:
-        return False
-    low = tail.lower()
-    for marker in _TRUNCATION_MARKERS:
-        if low.endswith(marker):
-            return True
-    # "Read more »", "Continue reading →", "Selengkapnya:" with decoration after the words.
-    stripped = low.rstrip(_TRAILING_DECOR)
-    return any(stripped.endswith(m) for m in _TRUNCATION_MARKERS if m[0].isalpha())
-
-
 def needs_full_text(article: Article, mode: str, typical_chars: int | None = None) -> bool:
     """Whether to fetch ``article``'s page: ``always``/``never``, or for ``auto`` when the
     feed's text is short, ends with a truncation marker, or is much shorter than the feed's
@@ -183,7 +148,7 @@ def needs_full_text(article: Article, mode: str, typical_chars: int | None = Non
     if article.full_text:
         return False
     text = article.text.strip()
-    if len(text) < SHORT_TEXT_CHARS or _ends_truncated(text):
+    if len(text) < SHORT_TEXT_CHARS or ends_truncated(text):
         return True
     return typical_chars is not None and len(text) < typical_chars * 0.5
 

@@ -7,16 +7,31 @@ counters, "Baca juga:", "Source link", photo credits, newsletter prompts, duplic
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from html.parser import HTMLParser
+from typing import Literal
 
 from digest.text.language import split_sentences
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["clean_sentences", "clean_text", "html_to_text", "looks_like_html"]
+__all__ = [
+    "FeedBoilerplate",
+    "clean_sentences",
+    "clean_text",
+    "ends_truncated",
+    "html_to_text",
+    "input_kind",
+    "looks_like_html",
+    "strip_feed_boilerplate",
+    "strip_markup",
+    "strip_teaser_end",
+]
 
 _BLOCK_TAGS = frozenset(
     [
@@ -94,96 +109,230 @@ _VOID_TAGS = frozenset(
         "wbr",
     ]
 )
-_PARA = "\x00P\x00"
 _TAG_LIKE_RE = re.compile(
     r"</?[a-zA-Z][a-zA-Z0-9:-]*(?:\s[^<>]*)?/?>|<!--|&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]{2,8});"
 )
+# Blocks whose lines are list items or table cells: a line there that is mostly link text is
+# a list of links (show notes, "related coverage"), not prose.
+_ITEM_TAGS = frozenset({"li", "dt", "dd", "td", "th"})
+# Share of a line's letters inside links from which it is a link, not text: lower for list
+# items, which carry a source name or a date beside the link.
+LINK_LINE_SHARE = 0.85
+LINK_ITEM_SHARE = 0.6
+_PROSE_END_RE = re.compile(r"[.!?。！？…][\"'”’»)\]]*$")
+
+
+class _Line:
+    """One line of a block: text pieces, each inside a link or not."""
+
+    __slots__ = ("linked", "pieces", "text")
+
+    def __init__(self) -> None:
+        self.pieces: list[tuple[str, bool]] = []
+        self.linked = False  # some piece is link text
+        self.text = False  # some piece is more than whitespace
+
+
+class _Block:
+    __slots__ = ("item", "lines", "text")
+
+    def __init__(self, item: bool) -> None:
+        self.item = item
+        self.lines = [_Line()]
+        self.text = False  # some line has text
 
 
 class _TextParser(HTMLParser):
+    """Blocks of lines of text pieces, remembering which pieces were link text."""
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
+        self.blocks: list[_Block] = [_Block(False)]
         self._skip = 0
+        self._links = 0
+        self._pre = 0
+        self._items: list[bool] = []
+
+    def _new_block(self) -> None:
+        item = bool(self._items) and self._items[-1]
+        if self.blocks[-1].text:
+            self.blocks.append(_Block(item))
+        else:
+            self.blocks[-1].item = item
+
+    def _new_line(self) -> None:
+        self.blocks[-1].lines.append(_Line())
+
+    def _add(self, data: str) -> None:
+        block = self.blocks[-1]
+        line = block.lines[-1]
+        linked = self._links > 0
+        line.pieces.append((data, linked))
+        if data and not line.text and not data.isspace():
+            line.text = block.text = True
+        if linked:
+            line.linked = True
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP_TAGS:
             if tag not in _VOID_TAGS:
                 self._skip += 1
         elif tag == "br":
-            self.parts.append("\n")
+            self._new_line()
+        elif tag == "a":
+            self._links += 1
         elif tag in _BLOCK_TAGS:
-            self.parts.append(_PARA)
+            if tag == "pre":
+                self._pre += 1
+            self._items.append(tag in _ITEM_TAGS)
+            self._new_block()
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "br":
-            self.parts.append("\n")
+            self._new_line()
         elif tag in _BLOCK_TAGS:
-            self.parts.append(_PARA)
+            self._new_block()
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP_TAGS:
             self._skip = max(0, self._skip - 1)
+        elif tag == "a":
+            self._links = max(0, self._links - 1)
         elif tag in _BLOCK_TAGS:
-            self.parts.append(_PARA)
+            if tag == "pre":
+                self._pre = max(0, self._pre - 1)
+            if self._items:
+                self._items.pop()
+            self._new_block()
 
     def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
+        if self._skip:
+            return
+        if self._pre:
+            # Inside <pre> a newline is a line break; elsewhere it is only a space.
+            for i, part in enumerate(data.replace("\r", "").split("\n")):
+                if i:
+                    self._new_line()
+                self._add(part)
+            return
+        self._add(data.replace("\n", " ").replace("\r", " "))
 
 
-def _normalise_layout(raw: str) -> str:
-    """Collapse whitespace inside lines and paragraphs; paragraphs joined by one blank line."""
-    paragraphs: list[str] = []
-    for block in raw.split(_PARA):
-        lines = [" ".join(line.split()) for line in block.split("\n")]
-        # Blank lines inside a block (from <br><br>) also separate paragraphs.
-        current: list[str] = []
-        for line in [*lines, ""]:
-            if line:
-                current.append(line)
-            elif current:
-                paragraphs.append("\n".join(current))
-                current = []
-    return "\n\n".join(paragraphs)
+_ALNUM_RE = re.compile(r"[^\W_]")
+_SEPARATORS_ONLY_RE = re.compile(r"[\s,;|/·•)\]]*")
+_OPEN_SEPARATORS_RE = re.compile(r"[\s,;|/·•]*")
 
 
-def _strip_once(markup: str) -> str:
+def _letters(text: str) -> int:
+    return len(_ALNUM_RE.findall(text))
+
+
+def _without_link_tail(pieces: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    """The line without a closing "(link, link)" group: tag lists after a teaser."""
+    # Walk back over link pieces and separators; stop at the "(" that opens the group.
+    links = 0
+    for i in range(len(pieces) - 1, -1, -1):
+        text, linked = pieces[i]
+        if linked:
+            links += _letters(text) > 0
+            continue
+        if _SEPARATORS_ONLY_RE.fullmatch(text):
+            continue
+        before, bracket, after = text.rpartition("(")
+        if bracket and links and _OPEN_SEPARATORS_RE.fullmatch(after):
+            return [*pieces[:i], (before, False)]
+        return pieces
+    return pieces
+
+
+def _line_text(line: _Line, item: bool) -> tuple[str, bool]:
+    """The line's text, and whether it is a link rather than prose (see LINK_*_SHARE)."""
+    if not line.linked:  # most lines: nothing to weigh
+        return " ".join("".join(p[0] for p in line.pieces).split()), False
+    pieces = _without_link_tail(line.pieces)
+    text = " ".join("".join(p[0] for p in pieces).split())
+    letters = _letters(text)
+    if not letters:
+        return text, False
+    linked = sum(_letters(p[0]) for p in pieces if p[1])
+    # A whole linked sentence can still be prose ("<a>The report is out.</a>").
+    prose = len(text.split()) >= 8 and _PROSE_END_RE.search(text)
+    return text, linked >= (LINK_ITEM_SHARE if item else LINK_LINE_SHARE) * letters and not prose
+
+
+def _parse(markup: str) -> list[list[str]] | None:
+    """Blocks of lines of ``markup``, link lines dropped; None when html.parser gives up."""
     parser = _TextParser()
     try:
         parser.feed(markup)
         parser.close()
     except Exception:  # html.parser is lenient, but never let one entry stop a feed
         logger.debug("html.parser failed; falling back to a regex strip", exc_info=True)
-        text = re.sub(r"<[^>]*>", " ", markup)
-        return html.unescape(text)
-    # Newlines in source HTML are just spaces; only <br> and blocks make breaks.
-    return "".join(
-        p if p in (_PARA, "\n") else p.replace("\n", " ").replace("\r", " ") for p in parser.parts
-    )
+        return None
+    read = [
+        [(*_line_text(line, block.item), block.item, line.text) for line in block.lines]
+        for block in parser.blocks
+    ]
+    # Link lines go when there is text besides them. An entry that is all links keeps the
+    # paragraphs among them (a podcast's description linked to its audio file) but never
+    # list items (a list of other stories' headlines).
+    prose = any(text and not link for block in read for text, link, _, _ in block)
+    blocks: list[list[str]] = []
+    for block in read:
+        # Blank lines inside a block (from <br><br>) also separate paragraphs.
+        current: list[str] = []
+        for text, link, item, had_text in [*block, ("", False, False, False)]:
+            if text and not (link and (prose or item)):
+                current.append(text)
+            elif current and not had_text:
+                blocks.append(current)
+                current = []
+        if current:
+            blocks.append(current)
+    return blocks
+
+
+_STRUCTURE_RE = re.compile(r"<(?:p|div|br|li|h[1-6]|pre|blockquote|table|tr|ul|ol)\b", re.I)
 
 
 def html_to_text(markup: str) -> str:
     """Plain text of an HTML fragment or page; never raises.
 
-    Block elements become paragraph breaks (a blank line), ``<br>`` a newline; entities are
-    decoded; scripts, styles and comments are dropped; whitespace is collapsed inside lines.
-    Markup escaped twice (common in feeds) is unwrapped once more, so no tags or entities
-    remain.
+    Block elements (paragraphs, headings, list items) become paragraphs separated by a
+    blank line, ``<br>`` a newline, so no sentence can run from one block into the next.
+    Entities are decoded; scripts, styles, comments and images are dropped; whitespace is
+    collapsed inside lines (kept as line breaks inside ``<pre>``). Lines that are links
+    rather than text (a list of links, "Comments", a closing "(tag, tag)" group of links)
+    are dropped. Markup escaped twice (common in feeds) is unwrapped once more, so no
+    tags or entities remain. Text with blank lines but no block tags keeps its paragraphs.
     """
     if not markup:
         return ""
     if not isinstance(markup, str):
         markup = str(markup)
-    markup = markup.replace("\x00", " ")
-    text = _strip_once(markup)
-    for _ in range(2):
-        if not _TAG_LIKE_RE.search(text):
+    markup = markup.replace("\x00", " ").replace("\r\n", "\n")
+    text = ""
+    for _ in range(3):
+        if not _STRUCTURE_RE.search(markup):
+            # Feed text with a stray inline tag: its blank lines are still paragraphs.
+            markup = re.sub(r"\n[ \t]*\n\s*", "<p>", markup)
+        blocks = _parse(markup)
+        if blocks is None:
+            text = html.unescape(re.sub(r"<[^>]*>", " ", markup))
             break
+        text = "\n\n".join("\n".join(lines) for lines in blocks)
+        if not _TAG_LIKE_RE.search(text):
+            return text
         # Double-escaped HTML: the first pass decoded "&lt;p&gt;" into "<p>".
-        text = _strip_once(text.replace(_PARA, "<p>").replace("\n", "<br>"))
-    text = _normalise_layout(text)
-    # A lone "<" or "&" that is not a tag or entity is text; anything tag-like is not.
+        markup = "".join(f"<p>{'<br>'.join(lines)}</p>" for lines in blocks)
+    return strip_markup(text)
+
+
+def strip_markup(text: str) -> str:
+    """``text`` without anything tag- or entity-like: markup never reaches a reader as text.
+
+    A lone "<" or "&" that is not a tag or entity is text and stays.
+    """
     # Removing one tag can join "<p" and ">" into another, hence the loop.
     for _ in range(20):
         if not _TAG_LIKE_RE.search(text):
@@ -193,14 +342,231 @@ def html_to_text(markup: str) -> str:
 
 
 def looks_like_html(text: str) -> bool:
-    """True when ``text`` is markup rather than plain text (several tags near the start)."""
+    """True when ``text`` is markup rather than plain text (a tag or entity near the start)."""
+    return input_kind(text) != "text"
+
+
+_PAGE_RE = re.compile(
+    r"\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head)\b", re.I | re.S
+)
+_HTML_TAG_RE = re.compile(
+    r"</?(?:a|abbr|article|aside|audio|b|blockquote|body|br|caption|center|cite|code|dd|del"
+    r"|div|dl|dt|em|figcaption|figure|font|footer|h[1-6]|header|hr|i|iframe|img|ins|li"
+    r"|main|mark|nav|noscript|ol|p|picture|pre|q|s|script|section|small|source|span"
+    r"|strong|style|sub|sup|table|tbody|td|th|thead|time|tr|u|ul|video)\b[^<>]*>",
+    re.I,
+)
+# Any element with an attribute, or any closing tag: SVG, MathML, custom elements.
+_ANY_TAG_RE = re.compile(r"<[a-zA-Z][\w:-]*\s+[\w:-]+\s*=\s*[\"'][^<>]*>|</[a-zA-Z][\w:-]*\s*>")
+_ENTITY_RE = re.compile(r"&(?:amp|lt|gt|quot|apos|nbsp|#\d{2,7}|#x[0-9a-fA-F]{2,6});")
+
+
+def input_kind(text: str) -> Literal["page", "html", "text"]:
+    """What ``text`` is: a whole HTML ``page``, an ``html`` fragment (feed content), or
+    plain ``text``. A page has a doctype, ``<html>`` or ``<head>`` at the start (or a
+    ``<body>``); one known tag or entity makes a fragment."""
     head = text[:5000]
-    tags = re.findall(
-        r"</?(?:p|div|br|span|a|html|body|li|ul|h[1-6]|img|strong|em|b|i|table|td|tr|article|section|script|style|meta|head)\b[^>]*>",
-        head,
-        re.I,
-    )
-    return len(tags) >= 2 or bool(re.match(r"\s*<(?:!doctype|html)\b", head, re.I))
+    if _PAGE_RE.match(head) or re.search(r"<body\b", head, re.I):
+        return "page"
+    if _HTML_TAG_RE.search(head) or _ENTITY_RE.search(head) or _ANY_TAG_RE.search(head):
+        return "html"
+    return "text"
+
+
+# --- teasers --------------------------------------------------------------------------
+
+# The one rule for "this text is a teaser cut short", used by feeds (is the entry the whole
+# article?), pages (should its page be fetched?) and summaries (drop the cut sentence).
+_ELLIPSIS = r"(?:\[\s*(?:…|\.{3,})\s*\]|\(\s*(?:…|\.{3,})\s*\)|…|\.{3,})"
+_READ_MORE = (
+    r"(?:read\s+more|read\s+the\s+rest|read\s+the\s+full\s+(?:story|article|post)"
+    r"|read\s+full\s+(?:story|article|post)|continue\s+reading|keep\s+reading"
+    r"|weiterlesen|mehr\s+lesen|lire\s+la\s+suite|leer\s+m[aá]s|leia\s+mais|leggi\s+tutto"
+    r"|lees\s+meer|läs\s+mer|читать\s+далее|čítať\s+ďalej|baca\s+selengkapnya"
+    r"|selengkapnya|\((?:more|lanjut)\s*…?\))"
+)
+_DECOR = r"[\s»›→>:.!\u00a0\-–—]*"
+_TEASER_TAIL_RE = re.compile(
+    rf"\s*(?:{_READ_MORE}(?:\s+(?:on|at|auf|sur|di|en|op|på)(?:\s+[\w.\-]{{1,30}}){{0,3}})?"
+    rf"{_DECOR}(?:{_ELLIPSIS})?|{_ELLIPSIS}){_DECOR}$",
+    re.I,
+)
+_ELLIPSIS_END_RE = re.compile(_ELLIPSIS + _DECOR + "$")
+# WordPress appends "The post X appeared first on Y." after the excerpt's "[…]".
+_APPEARED_RE = re.compile(
+    r"\s*(?:the\s+post|der\s+beitrag|l['’]article|el\s+post|het\s+bericht|o\s+post"
+    r"|l['’]articolo|artikel)\s.{1,300}?\s(?:appeared\s+first\s+on|erschien\s+zuerst\s+auf"
+    r"|est\s+apparu\s+en\s+premier\s+sur|apareció\s+primero\s+en|verscheen\s+eerst\s+op"
+    r"|apareceu\s+primeiro\s+em|è\s+apparso\s+per\s+primo\s+su|pertama\s+kali\s+muncul)"
+    r"\s.{1,200}$",
+    re.I | re.S,
+)
+_WHOLE_END_RE = re.compile(r"[.!?。！？:;][\"'”’»)\]]*$")
+
+
+def _teaser_end(text: str) -> tuple[str, bool, bool]:
+    """(text without markers, last sentence cut, a marker was found)."""
+    # Only the end of the text can hold the markers: never scan a long article whole.
+    head, tail = text[:-600], text[-600:]
+    body = (head + _APPEARED_RE.sub("", tail)).rstrip()
+    cut = found = False
+    for _ in range(3):  # "... […] Read more »"
+        match = _TEASER_TAIL_RE.search(body[-200:])
+        if match is None or not match.group().strip():
+            break
+        marker = match.group()
+        found = True
+        body = body[: len(body) - len(marker)].rstrip()
+        if _ELLIPSIS_END_RE.search(marker) and not re.search(_READ_MORE, marker, re.I):
+            cut = True
+        elif cut:
+            break
+    return body, cut and bool(body) and not _WHOLE_END_RE.search(body), found
+
+
+def strip_teaser_end(text: str) -> tuple[str, bool]:
+    """``text`` without its truncation marker, and whether its last sentence was cut.
+
+    Markers: an ellipsis ("…", "...", "[…]", "(...)"), "Read more", "Continue reading",
+    "Weiterlesen", "Baca selengkapnya" and the like, with the WordPress line "The post X
+    appeared first on Y." after them. The last sentence counts as cut when an ellipsis
+    follows its words directly instead of a full stop. Text without a marker is returned
+    unchanged with False.
+    """
+    body, cut, found = _teaser_end(text)
+    return (body, cut) if found else (text, False)
+
+
+def ends_truncated(text: str) -> bool:
+    """True when ``text`` ends like a teaser (see :func:`strip_teaser_end`): the one rule
+    for teasers, used by feeds, pages and summaries."""
+    return _teaser_end(text)[2]
+
+
+# --- per-feed boilerplate -----------------------------------------------------------------
+
+_PIECE_SPLIT_RE = re.compile(r"(?<=[.!?…。！？])\s+(?=\S)")
+# A sentence inside a line is a boilerplate candidate from this many words on: shorter
+# pieces are often splits at abbreviations ("Dr.") that recur by chance.
+_MIN_PIECE_WORDS = 4
+# Lines of this many words or more are compared by their edge sentences only.
+_MAX_LINE_WORDS = 40
+# Lines found in this many different entries of one feed are that feed's furniture.
+FEED_BOILERPLATE_MIN_ENTRIES = 3
+
+
+def _shape(text: str, title_key: str) -> str:
+    """A key that ignores case, punctuation and the entry's own title, so that "The post
+    <title> appeared first on X" recurs. Numbers count: "NixOS 18.09 released" is news."""
+    key = _key(text)
+    if title_key and len(title_key) >= 8 and title_key in key:
+        key = key.replace(title_key, "§")
+    return key
+
+
+def _pieces(line: str) -> list[str]:
+    return _PIECE_SPLIT_RE.split(line)
+
+
+def _entry_keys(title: str | None, text: str) -> frozenset[str]:
+    """The shapes of an entry's lines and of its longer sentences (see :func:`_shape`)."""
+    title_key = _key(title) if title else ""
+    keys: set[str] = set()
+    for line in text.split("\n"):
+        if line.count(" ") < _MAX_LINE_WORDS:  # a whole paragraph of prose is not furniture
+            keys.add(_shape(line, title_key))
+        pieces = _edge_pieces(line)
+        keys.update(_shape(p, title_key) for p in pieces if len(p.split()) >= _MIN_PIECE_WORDS)
+    keys.discard("")
+    return frozenset(keys)
+
+
+def _edge_pieces(line: str) -> list[str]:
+    """The first two and last two sentences of a line of several: where furniture is glued
+    to a paragraph ("... the end of the story. The post X appeared first on Y.")."""
+    pieces = _pieces(line)
+    if len(pieces) < 2:
+        return []
+    return pieces if len(pieces) <= 4 else [*pieces[:2], *pieces[-2:]]
+
+
+class FeedBoilerplate:
+    """Lines (and sentences) that recur across the entries of one feed: its furniture.
+
+    Learn it from every entry of a feed (:meth:`learn`), then :meth:`strip` each entry's
+    text. A line counts when it appears, up to case, punctuation and the entry's
+    own title, in at least :data:`FEED_BOILERPLATE_MIN_ENTRIES` different entries; feeds
+    with fewer entries have nothing to compare and are left alone.
+    """
+
+    def __init__(self, keys: frozenset[str] = frozenset()) -> None:
+        self.keys = keys
+
+    @classmethod
+    def learn(
+        cls,
+        entries: Iterable[tuple[str | None, str]],
+        *,
+        shapes: Sequence[frozenset[str]] | None = None,
+    ) -> FeedBoilerplate:
+        """Boilerplate of one feed from its entries' ``(title, text)`` (``shapes``: their
+        line shapes, when the caller has them already)."""
+        counts: Counter[str] = Counter()
+        seen_texts: set[str] = set()
+        for index, (title, text) in enumerate(entries):
+            if not text or text in seen_texts:
+                continue  # the same entry twice must not make its text furniture
+            seen_texts.add(text)
+            counts.update(shapes[index] if shapes is not None else _entry_keys(title, text))
+        return cls(frozenset(k for k, n in counts.items() if n >= FEED_BOILERPLATE_MIN_ENTRIES))
+
+    def strip(
+        self, text: str, title: str | None = None, *, shapes: frozenset[str] | None = None
+    ) -> str:
+        """``text`` without this feed's boilerplate; unchanged (the same string) when it
+        has none. ``shapes``: the text's line shapes, when the caller has them already."""
+        if not self.keys or not text:
+            return text
+        if self.keys.isdisjoint(shapes if shapes is not None else _entry_keys(title, text)):
+            return text
+        title_key = _key(title) if title else ""
+        changed = False
+        paragraphs: list[str] = []
+        for block in text.split("\n\n"):
+            lines: list[str] = []
+            for line in block.split("\n"):
+                if line.count(" ") < _MAX_LINE_WORDS and _shape(line, title_key) in self.keys:
+                    changed = True
+                    continue
+                pieces = _pieces(line)
+                if len(pieces) > 1:
+                    edges = set(_edge_pieces(line))
+                    kept = [
+                        p
+                        for p in pieces
+                        if p not in edges
+                        or len(p.split()) < _MIN_PIECE_WORDS
+                        or _shape(p, title_key) not in self.keys
+                    ]
+                    if len(kept) != len(pieces):
+                        changed = True
+                        line = " ".join(kept)
+                if line.strip():
+                    lines.append(line)
+            if lines:
+                paragraphs.append("\n".join(lines))
+        return "\n\n".join(paragraphs) if changed else text
+
+
+def strip_feed_boilerplate(entries: Sequence[tuple[str | None, str]]) -> list[str]:
+    """Each entry's text without the lines that recur across the feed (see
+    :class:`FeedBoilerplate`); ``entries`` are ``(title, text)`` of one feed, in order."""
+    shapes = [_entry_keys(title, text) for title, text in entries]
+    boilerplate = FeedBoilerplate.learn(entries, shapes=shapes)
+    return [
+        boilerplate.strip(text, title, shapes=shape)
+        for (title, text), shape in zip(entries, shapes, strict=True)
+    ]
 
 
 # --- boilerplate ------------------------------------------------------------------------
@@ -264,7 +630,7 @@ def _key(text: str) -> str:
     return _KEY_RE.sub(" ", text.casefold()).strip()
 
 
-def _is_title_echo(line: str, title_key: str) -> bool:
+def _is_title_echo(line: str, title_key: str, title_cut: bool = False) -> bool:
     key = _key(line)
     if not key or not title_key:
         return False
@@ -275,7 +641,11 @@ def _is_title_echo(line: str, title_key: str) -> bool:
         return True
     # A truncated title ("Putin dari Rusia akan ... kerja sama...")
     stripped = line.rstrip()
-    return stripped.endswith(("...", "…")) and len(key) >= 20 and title_key.startswith(key)
+    if stripped.endswith(("...", "…")) and len(key) >= 20 and title_key.startswith(key):
+        return True
+    # A title made of the text's first words, cut with an ellipsis (untitled entries): its
+    # sentences are the title again.
+    return title_cut and len(key) >= 20 and title_key.startswith(key)
 
 
 def clean_text(text: str, *, title: str | None = None, language: str | None = None) -> str:
@@ -299,6 +669,7 @@ def clean_sentences(
     if not text:
         return []
     title_key = _key(title) if title else ""
+    title_cut = title is not None and title.rstrip().endswith(("…", "..."))
     seen: set[str] = set()
     paragraphs: list[list[list[str]]] = []
     normalised = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", " ")
@@ -306,7 +677,7 @@ def clean_sentences(
         kept_lines: list[list[str]] = []
         for raw_line in block.split("\n"):
             line = " ".join(raw_line.split())
-            if not line or _LINE_RE.match(line) or _is_title_echo(line, title_key):
+            if not line or _LINE_RE.match(line) or _is_title_echo(line, title_key, title_cut):
                 continue
             if not any(c.isalnum() for c in line):
                 continue
@@ -315,7 +686,7 @@ def clean_sentences(
                 key = _key(sentence)
                 if not key or key in seen or _SENTENCE_RE.match(sentence):
                     continue
-                if title_key and _is_title_echo(sentence, title_key):
+                if title_key and _is_title_echo(sentence, title_key, title_cut):
                     continue
                 seen.add(key)
                 sentences.append(sentence)
@@ -324,3 +695,318 @@ def clean_sentences(
         if kept_lines:
             paragraphs.append(kept_lines)
     return paragraphs
+
+
+# --- what a summary may quote -------------------------------------------------------------
+
+# Signals, not phrases: the shape of a line (symbols, separators, capitals, dates), where it
+# sits (calls to action and sponsor blocks sit at the start or the end of a post), and a
+# small multilingual list of call-to-action verbs for the imperative at the start of it.
+Furniture = Literal["code", "byline", "tags", "promo", "label"]
+
+_CODE_SYMBOL_RE = re.compile(r"[{}\[\]();=<>$#*/\\|&_~^`]")
+_CODE_RE = re.compile(
+    r"[;{}]\s*$"
+    r"|^\s*(?:[#$%>]|>>>|//|/\*|--)\s"
+    r"|^\s*\d+\s+[a-z_][\w.]*\s*(?:=[^=]|\(|\[|->)"
+    r"|[A-Za-z_][\w.]*\([^()]*\)\s*(?:[;{:]|$)"
+    r"|==|!=|->|=>|::|&&|\|\||:=|<<|\+=|-="
+    r"|^\s*(?:def|func|fn|function|class|import|return|var|let|const|public|private|static"
+    r"|void|int|char|#include|#define|SELECT|INSERT|UPDATE|DELETE|sudo|cd|echo|git|npm|pip"
+    r"|apt|curl|wget)\s"
+)
+_SEPARATORS_RE = re.compile(r"\s[|·•/]\s|\s[|·•]|[|·•]\s")
+_DATE_RE = re.compile(
+    r"\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b"
+    r"|\b\d{1,2}[:.]\d{2}\s*(?:am|pm|wib|wita|wit|utc|gmt|cet|cest|est|edt|pst|pdt|uhr|h)?\b",
+    re.I,
+)
+_LIST_SEPARATOR_RE = re.compile(r"[,|·•;/]")
+_YEAR_RE = re.compile(r"\b(?:19|20)\d{2}\b")
+_PAREN_LIST_RE = re.compile(r"^\(([^()]{1,200})\)$")
+_URLISH_RE = re.compile(
+    r"https?://|www\.|\b[\w-]+\.(?:com|org|net|io|fm|co|me|ly|tv|app|de|fr|id|uk|info)\b(?:/\S*)?"
+    r"|(?:^|\s)@\w{2,}"
+)
+# Imperatives that open a call to action, in the languages the digest is read in most.
+# Only verbs that rarely open a sentence of news prose ("Let", "Help", "Use" do).
+_CTA_VERBS = frozenset(
+    [
+        "check",
+        "subscribe",
+        "follow",
+        "join",
+        "download",
+        "sign",
+        "listen",
+        "watch",
+        "visit",
+        "get",
+        "buy",
+        "become",
+        "try",
+        "register",
+        "order",
+        "shop",
+        "share",
+        "send",
+        "tell",
+        "email",
+        "contact",
+        "click",
+        "tap",
+        "learn",
+        "discover",
+        "grab",
+        "donate",
+        "rate",
+        "review",
+        "see",
+        "read",
+        "comment",
+        "submit",
+        "please",
+        "apply",
+        "book",
+        "reserve",
+        "preorder",
+        "pre-order",
+        "view",
+        "explore",
+        "claim",
+        "abonniere",
+        "abonnieren",
+        "abonniert",
+        "folge",
+        "folgt",
+        "hol",
+        "hole",
+        "lade",
+        "besuche",
+        "besucht",
+        "unterstütze",
+        "unterstützt",
+        "teile",
+        "teilt",
+        "schreib",
+        "schreibt",
+        "melde",
+        "klicke",
+        "klickt",
+        "hör",
+        "hört",
+        "höre",
+        "schau",
+        "schaut",
+        "sieh",
+        "entdecke",
+        "kaufe",
+        "bestelle",
+        "registriere",
+        "erfahre",
+        "abonnez",
+        "abonne",
+        "suivez",
+        "rejoignez",
+        "téléchargez",
+        "découvrez",
+        "partagez",
+        "écoutez",
+        "regardez",
+        "inscrivez",
+        "cliquez",
+        "lisez",
+        "retrouvez",
+        "soutenez",
+        "commandez",
+        "achetez",
+        "ikuti",
+        "dapatkan",
+        "unduh",
+        "kunjungi",
+        "simak",
+        "baca",
+        "tonton",
+        "dengarkan",
+        "bagikan",
+        "klik",
+        "hubungi",
+        "kirim",
+        "berlangganan",
+        "beli",
+        "cek",
+        "yuk",
+        "ayo",
+        "suscríbete",
+        "síguenos",
+        "descarga",
+        "visita",
+        "escucha",
+        "comparte",
+        "únete",
+        "regístrate",
+        "descubre",
+        "iscriviti",
+        "seguici",
+        "scarica",
+        "leggi",
+        "guarda",
+        "ascolta",
+        "condividi",
+        "scopri",
+        "acquista",
+        "abonneer",
+        "volg",
+        "bezoek",
+        "lees",
+        "bekijk",
+        "luister",
+        "deel",
+        "ontdek",
+        "koop",
+        "assine",
+        "siga",
+        "baixe",
+        "visite",
+        "assista",
+        "ouça",
+        "compartilhe",
+        "descubra",
+    ]
+)
+SPONSOR_RE = re.compile(
+    r"\bsponsored\s+by\b|\bfor\s+sponsoring\b|\bour\s+sponsors?\b|\bsponsors?\s+of\s+this\b"
+    r"|\bis\s+sponsored\b|\bgesponsert\b|\bsponsoris[ée]|\bdisponsori\b|\bbrought\s+to\s+you\s+by\b"
+    r"|\baffiliate\s+links?\b|\b(?:promo|coupon|discount)\s+code\b|\buse\s+code\b"
+    r"|\bsupport\s+us\b|\bprivacy\s+(?:information|policy|notice)\b|\bcookie\s+policy\b"
+    r"|\bdatenschutzerklärung\b|\bunsubscribe\b|\bmerch(?:\s+store)?\b",
+    re.I,
+)
+_YOU_RE = re.compile(
+    r"\b(?:you|your|du|dich|dir|euch|ihr|vous|tu|toi|kamu|anda|kalian|usted|ustedes|voi|tu"
+    r"|jij|jullie|você|vocês)\b",
+    re.I,
+)
+# Lines that are shown as the beginning or the end of a post: where furniture sits.
+EDGE_LINES = 3
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_code(text: str) -> bool:
+    visible = len(text) - text.count(" ")
+    if visible < 3:
+        return False
+    symbols = len(_CODE_SYMBOL_RE.findall(text))
+    if not symbols:
+        return False
+    ratio = symbols / visible
+    if symbols >= 4 and ratio >= 0.15:
+        return True
+    if not _CODE_RE.search(text):
+        return False
+    # Prose lists end items with ";" too: a statement end alone counts in short lines only.
+    short_statement = len(text.split()) <= 8 and text.rstrip().endswith((";", "{"))
+    return ratio >= 0.05 or (short_statement and symbols >= 2)
+
+
+def _capitalised(word: str) -> bool:
+    letters = [c for c in word if c.isalpha()]
+    return bool(letters) and letters[0].isupper()
+
+
+def _is_byline(text: str) -> bool:
+    """Bylines and datelines: short, name- or date-shaped, separated rather than phrased."""
+    words = text.split()
+    if not words or len(words) > 14:
+        return False
+    alpha = [w for w in words if any(c.isalpha() for c in w)]
+    caps = sum(_capitalised(w) for w in alpha) / len(alpha) if alpha else 1.0
+    if len(_SEPARATORS_RE.findall(text)) >= 2 and caps >= 0.5:
+        return True  # "Patricio Candia | Palma de Mallorca | 08/01/2014"
+    dated = bool(_DATE_RE.search(text) or _YEAR_RE.search(text))
+    if dated and len(words) <= 9 and caps >= 0.5 and not _WHOLE_END_RE.search(text):
+        return True  # "Jakarta, 12/03/2019 10:15 WIB", "— Jane Doe, November 18, 2017"
+    if words[0] in ("—", "–", "-", "―") and len(words) <= 10 and caps >= 0.5:
+        return True  # "— Merlin Mann (@hotdogsladies)": an attribution line
+    # "By Jane Doe", "Von Peter Steinlechner": a short word, then only names.
+    return (
+        2 <= len(words) <= 5
+        and not _WHOLE_END_RE.search(text)
+        and len(words[0].strip("—–-")) <= 4
+        and all(_capitalised(w) for w in words[1:])
+        and not any(c.isdigit() for c in text)
+    )
+
+
+def _is_tag_list(text: str) -> bool:
+    """ "(Xbox One, Microsoft)", "Politics · Europe · Italy": short named items, no clause."""
+    match = _PAREN_LIST_RE.match(text.strip())
+    if not match and len(_LIST_SEPARATOR_RE.findall(text)) < 2:
+        return False
+    inner = match.group(1) if match else text
+    items = [i.strip() for i in re.split(r"\s*[,|·•;/]\s*", inner) if i.strip()]
+    if match:
+        return bool(items) and all(len(i.split()) <= 5 for i in items) and len(items) >= 1
+    if len(items) < 3 or _WHOLE_END_RE.search(text):
+        return False
+    return all(len(i.split()) <= 4 and _capitalised(i) for i in items)
+
+
+def _opens_with_cta(text: str) -> bool:
+    # Quoted speech is someone else's imperative, not the publisher's call to action.
+    first = text.lstrip("([-–—•* ").split(maxsplit=1)
+    if not first:
+        return False
+    word = first[0].casefold().rstrip(".,:;!?…\"'”’»)")
+    return word in _CTA_VERBS
+
+
+def furniture(sentence: str, *, line: str, at_start: bool, at_end: bool) -> Furniture | None:
+    """Why ``sentence`` (from ``line``) is page furniture rather than article, or None.
+
+    ``at_start``/``at_end``: the line is among the first or the last :data:`EDGE_LINES`
+    lines of the text, where calls to action, sponsor notes and reader prompts sit.
+    """
+    if _is_code(line) or _is_code(sentence):
+        return "code"
+    if _is_tag_list(sentence):
+        return "tags"
+    if _is_byline(sentence) or (sentence == line and _is_byline(line)):
+        return "byline"
+    stripped = line.rstrip()
+    if stripped.endswith(":") and len(stripped.split()) <= 12:
+        return "label"
+    if at_start or at_end:
+        if _opens_with_cta(sentence) or SPONSOR_RE.search(sentence):
+            return "promo"
+        if at_end and len(sentence.split()) <= 12 and _URLISH_RE.search(sentence):
+            return "promo"  # "Example.com is the portal for ...", "example.fm/store"
+        if at_end and sentence.rstrip().endswith("?") and _YOU_RE.search(sentence):
+            return "promo"  # "What do you think?": a prompt to the reader
+    return None
+
+
+def is_heading(text: str) -> bool:
+    """A short line without a closing stop: a heading, a label or a standfirst's shape."""
+    return not _WHOLE_END_RE.search(text.rstrip()) and len(text.split()) <= 20
+
+
+def leading_headline(text: str) -> str | None:
+    """The headline line at the top of plain text, or None.
+
+    Scraped articles start with their headline (often twice, around share counters). It is
+    the first line that is not page furniture, when it reads as a heading (no closing stop,
+    3 to 25 words) and a whole sentence follows it.
+    """
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    for index, line in enumerate(lines[:40]):
+        if not line or _LINE_RE.match(line) or not any(c.isalnum() for c in line):
+            continue
+        words = len(line.split())
+        if _WHOLE_END_RE.search(line) or not 3 <= words <= 25:
+            return None
+        rest = lines[index + 1 :]
+        if any(len(r.split()) >= 6 and _WHOLE_END_RE.search(r) for r in rest[:60]):
+            return line
+        return None
+    return None

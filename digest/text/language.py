@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -234,8 +235,10 @@ def _should_merge(prev: str, nxt: str, lang: str | None = None) -> bool:
             first = nxt.lstrip()[:1]
             return bool(first.islower() or first.isdigit() or lang in _ORDINAL_DOT_LANGS)
     first = nxt.lstrip()[:1]
-    # A sentence never starts in lower case in cased scripts ("... kata Peskov.").
-    return bool(first) and first.islower() and stripped[-1] in ".!?…"
+    # A sentence never starts in lower case in cased scripts ("... kata Peskov."), nor with
+    # a dash and a lower-case word ("”Vilka är de värsta?” – sug på den frågan").
+    following = nxt.lstrip().lstrip("–—-").lstrip()[:1] if first in "–—-" else first
+    return bool(following) and following.islower() and stripped[-1] in '.!?…"”»’'
 
 
 def _segment_line(line: str, lang: str | None) -> list[str]:
@@ -333,7 +336,14 @@ def _make_stemmer(lang: str | None) -> Callable[[str], str]:
     except Exception as exc:
         logger.debug("no stemmer for %s (%s); words are only lower-cased", lang, exc)
         return _null_stem
-    return functools.lru_cache(maxsize=200_000)(stemmer)
+
+    def quiet(word: str) -> str:
+        # sumy's Czech/Slovak stemmer warns on every word with digits or mixed case.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return str(stemmer(word))
+
+    return functools.lru_cache(maxsize=200_000)(quiet)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from digest.config import Config
 from digest.models import Article, Summarizer, Summary
 from digest.store import Changes, Store
-from digest.text.summarize import summarize
+from digest.text.summarize import SUMMARIZER_VERSION, summarize
 
 
 @dataclass(frozen=True)
@@ -40,20 +40,29 @@ def summarize_all(
     ``Summarised.changes`` for the store."""
     method = config.summary.method
     count = config.summary.sentences
+    max_words = config.summary.max_words
+    # What a cached summary depends on besides the text: the method, the summariser's
+    # version and the word budget.
+    variant = f"{method}/v{SUMMARIZER_VERSION}/w{max_words or 0}"
     configured = {s.key: s.language for s in config.feed_sources()}
     out: list[tuple[Article, Summary]] = []
-    fresh: list[tuple[str, int, str, Summary]] = []
+    fresh: list[tuple[str, str, int, str, Summary]] = []
     for article in articles:
         language = configured.get(article.feed_key, "auto")
         if language == "auto":
             language = config.summary.language
         key = article.content_hash
-        summary = store.get_summary(key, method, count, language)
+        summary = store.get_summary(key, variant, count, language)
         if summary is None:
             summary = summarizer(
-                article.text, title=article.title, language=language, sentences=count, method=method
+                article.text,
+                title=article.title,
+                language=language,
+                sentences=count,
+                method=method,
+                max_words=max_words,
             )
-            fresh.append((key, count, language, summary))
+            fresh.append((key, variant, count, language, summary))
         if summary.language not in ("", "und") and summary.language != article.language:
             article = replace(article, language=summary.language)
         out.append((article, summary))
