@@ -15,10 +15,8 @@ import datetime as dt
 import functools
 import html as html_lib
 import importlib.resources
-import ipaddress
 import math
 import re
-import socket
 import textwrap
 import unicodedata
 import urllib.parse
@@ -37,15 +35,15 @@ from markupsafe import Markup
 from digest import i18n
 from digest.errors import RenderError
 from digest.models import Article, Digest, DigestItem, DigestSection, FeedProblem, Image
+from digest.sources.netguard import acceptable_image
 
 __all__ = [
     "ArchiveEntry",
     "RenderedDigest",
     "bidi_close",
-    "clean_text",
+    "display_text",
     "format_subject",
     "make_environment",
-    "private_host",
     "render_archive",
     "render_atom",
     "render_digest",
@@ -63,7 +61,6 @@ TEXT_WIDTH = 72
 # Widest image inside the 600 px column (the card has 24 px of padding on each side).
 IMAGE_MAX_WIDTH = 552
 # Smaller pictures are trackers, icons or spacers, not illustrations.
-IMAGE_MIN_SIDE = 80
 PREHEADER_CHARS = 140
 # Footer lines about feeds with problems before "and N more feeds with problems".
 MAX_PROBLEM_LINES = 10
@@ -168,7 +165,7 @@ def _tag_gap(match: re.Match[str]) -> str:
     return "" if name and name.group(1).lower() in _INLINE_ELEMENTS else " "
 
 
-def clean_text(value: str | None) -> str:
+def display_text(value: str | None) -> str:
     """Feed text made presentable: entities decoded, tags and controls removed, one line.
 
     Feeds double-escape and leave markup in titles; the reader should see neither
@@ -520,65 +517,11 @@ def _fallback_title(sentences: tuple[str, ...], text: str, language: str) -> tup
     """
     if sentences and len(sentences[0]) <= FALLBACK_TITLE_CHARS:
         return sentences[0], True
-    words = (" ".join(sentences) or clean_text(text)).split()
+    words = (" ".join(sentences) or display_text(text)).split()
     if not words:
         return i18n.label(language, "untitled"), False
     head = " ".join(words[:12])
     return head + ("…" if len(words) > 12 else ""), False
-
-
-# Names that never mean a public web server: the reader's own machine, the local network
-# (mDNS .local, RFC 8375 home.arpa) and names companies and routers use inside their networks.
-_PRIVATE_SUFFIXES = (
-    "localhost",
-    "localdomain",
-    "local",
-    "internal",
-    "intranet",
-    "lan",
-    "home",
-    "home.arpa",
-    "corp",
-    "private",
-    "test",
-    "invalid",
-)
-# Hosts browsers read as IPv4 although they are not dotted quads: 2130706433, 0x7f.1, 127.1.
-_NUMERIC_HOST = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}\.?")
-
-
-def _literal_address(host: str) -> str | None:
-    """The IP address a browser would connect to for ``host`` when ``host`` is one written
-    as a number (in any of the forms browsers accept), else None."""
-    try:
-        return str(ipaddress.ip_address(host.strip("[]")))
-    except ValueError:
-        pass
-    if _NUMERIC_HOST.fullmatch(host):
-        try:
-            return socket.inet_ntoa(socket.inet_aton(host.rstrip(".")))
-        except OSError:
-            return "0.0.0.0"  # a number no browser can reach: treat as not public
-    return None
-
-
-def private_host(url: str) -> bool:
-    """Whether loading ``url`` would reach the reader's own machine or network: a loopback,
-    private or link-local address (in any notation), ``localhost`` or a local-only name
-    (``*.local``, ``*.internal``, a name without a dot). No DNS lookup: this runs when the
-    email is rendered, and what a name resolves to there says nothing about the reader's
-    network."""
-    from digest.sources.netguard import is_public_ip
-
-    host = (urllib.parse.urlsplit(url).hostname or "").rstrip(".").lower()
-    if not host:
-        return True
-    address = _literal_address(host)
-    if address is not None:
-        return not is_public_ip(address)
-    if "." not in host:
-        return True  # "router", "nas": completed by the reader's own search domain
-    return host.endswith(tuple(f".{s}" for s in _PRIVATE_SUFFIXES)) or host in _PRIVATE_SUFFIXES
 
 
 def _image(image: Image | None, enabled: bool) -> Image | None:
@@ -591,11 +534,11 @@ def _image(image: Image | None, enabled: bool) -> Image | None:
     if not enabled or image is None:
         return None
     url = safe_url(image.url)
-    if url is None or min(image.width, image.height) < IMAGE_MIN_SIDE or private_host(url):
+    if url is None or not acceptable_image(url, image.width, image.height):
         return None
     width = min(image.width, IMAGE_MAX_WIDTH)
     height = max(1, round(image.height * width / image.width))
-    return Image(url=url, width=width, height=height, alt=clean_text(image.alt))
+    return Image(url=url, width=width, height=height, alt=display_text(image.alt))
 
 
 class _Numbering:
@@ -621,8 +564,8 @@ def _item_view(
         article.language
     )
     reader = digest.language
-    sentences = tuple(s for s in (clean_text(s) for s in item.summary.sentences) if s)
-    title = clean_text(article.title)
+    sentences = tuple(s for s in (display_text(s) for s in item.summary.sentences) if s)
+    title = display_text(article.title)
     if not title:
         title, used = _fallback_title(sentences, article.text, reader)
         if used:
@@ -642,7 +585,7 @@ def _item_view(
         badge = i18n.language_name(lang_code, reader)
     reader_dir = i18n.text_direction(reader)
     also_names = [
-        bidi_close(n, reader_dir) for n in (clean_text(n) for n in item.also_covered_by) if n
+        bidi_close(n, reader_dir) for n in (display_text(n) for n in item.also_covered_by) if n
     ]
     if len(also_names) > MAX_ALSO_NAMES:
         # A story a hundred feeds ran must not become a paragraph of names.
@@ -657,7 +600,7 @@ def _item_view(
         item=item,
         title=title,
         href=href,
-        source=clean_text(article.feed),
+        source=display_text(article.feed),
         time=time,
         iso_time=iso_time,
         reading=i18n.reading_time(item.reading_minutes, reader),
@@ -676,10 +619,10 @@ def _item_view(
 def _more_line(section: DigestSection, items: Sequence[DigestItem], language: str) -> str | None:
     if section.more <= 0:
         return None
-    feeds = {clean_text(i.article.feed) for i in items}
+    feeds = {display_text(i.article.feed) for i in items}
     # A section named after its one feed reads "and 3 more from Antara"; a category section
     # names the category instead.
-    name = next(iter(feeds)) if len(feeds) == 1 else clean_text(section.title)
+    name = next(iter(feeds)) if len(feeds) == 1 else display_text(section.title)
     name = bidi_close(name, i18n.text_direction(language))
     return i18n.label(language, "and_more", n=section.more, feed=name)
 
@@ -712,7 +655,7 @@ def _context(
         sections.append(
             SectionView(
                 section=section,
-                title=clean_text(section.title),
+                title=display_text(section.title),
                 items=views,
                 more=more,
                 more_href=more_href,
@@ -720,8 +663,8 @@ def _context(
             )
         )
     all_items = list(digest.top) + [i for s in digest.sections for i in s.items]
-    feeds = {clean_text(i.article.feed) for i in all_items} | {
-        clean_text(n) for i in all_items for n in i.also_covered_by
+    feeds = {display_text(i.article.feed) for i in all_items} | {
+        display_text(n) for i in all_items for n in i.also_covered_by
     }
     feeds.discard("")
     generated = digest.generated_at
@@ -745,7 +688,7 @@ def _context(
         "digest": digest,
         "language": i18n.valid_tag(language) or i18n.DEFAULT_LANGUAGE,
         "dir": i18n.text_direction(language),
-        "title": clean_text(digest.title),
+        "title": display_text(digest.title),
         "date_long": i18n.long_date(digest.date, language),
         "count": len(all_items),
         "headline": i18n.stories_from_feeds(len(all_items), len(feeds), language),
@@ -774,7 +717,7 @@ def _problem_view(problem: FeedProblem, language: str) -> ProblemView:
     since = i18n.short_date(problem.since.date(), language) if problem.since else "?"
     text = i18n.label(language, f"problem_{problem.kind}", since=since)
     return ProblemView(
-        feed=clean_text(problem.feed), message=text, kind=problem.kind, kind_label=text
+        feed=display_text(problem.feed), message=text, kind=problem.kind, kind_label=text
     )
 
 
@@ -969,7 +912,7 @@ def format_subject(template: str, *, title: str, date: dt.date, count: int, lang
     """
     try:
         subject = template.format(
-            title=clean_text(title), date=i18n.long_date(date, language), count=count
+            title=display_text(title), date=i18n.long_date(date, language), count=count
         )
     except (KeyError, IndexError, ValueError) as exc:
         raise RenderError(
@@ -1007,15 +950,15 @@ def render_archive(
         {
             "date": e.date,
             "date_long": i18n.long_date(e.date, language),
-            "title": clean_text(e.title),
+            "title": display_text(e.title),
             "href": _safe_href(e.href),
             "count": i18n.plural(language, "items_count", e.items),
-            "summary": clean_text(e.summary),
+            "summary": display_text(e.summary),
         }
         for e in _entries_newest_first(entries)
     ]
     context = {
-        "title": clean_text(title),
+        "title": display_text(title),
         "language": i18n.valid_tag(language) or i18n.DEFAULT_LANGUAGE,
         "dir": i18n.text_direction(language),
         "entries": rows,
@@ -1058,7 +1001,7 @@ def render_atom(
     if base is not None and not base.endswith("/"):
         base += "/"
     authority = _authority(base)
-    slug = _slug(clean_text(title))
+    slug = _slug(display_text(title))
 
     def absolute(href: str) -> str | None:
         link = _safe_href(href)
@@ -1069,17 +1012,17 @@ def render_atom(
     rows = [
         {
             "id": f"tag:{authority},{e.date.isoformat()}:{slug}",
-            "title": f"{clean_text(e.title)} — {e.date.isoformat()}",
+            "title": f"{display_text(e.title)} — {e.date.isoformat()}",
             "href": absolute(e.href),
             "updated": _rfc3339(
                 e.updated or dt.datetime.combine(e.date, dt.time(0), tzinfo=dt.UTC)
             ),
-            "summary": clean_text(e.summary),
+            "summary": display_text(e.summary),
         }
         for e in _entries_newest_first(entries)
     ]
     context = {
-        "title": clean_text(title),
+        "title": display_text(title),
         "feed_id": (base + "feed.xml") if base else f"tag:{authority},2024-01-01:{slug}",
         "self_href": (base + "feed.xml") if base else None,
         "site_href": base,

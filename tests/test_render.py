@@ -21,7 +21,7 @@ from digest.render import (
     ArchiveEntry,
     RenderedDigest,
     RenderOptions,
-    clean_text,
+    display_text,
     fit_and_render,
     format_subject,
     make_environment,
@@ -381,7 +381,7 @@ def test_safe_url(url: str | None, expected: str | None) -> None:
     ],
 )
 def test_clean_text(value: str | None, expected: str) -> None:
-    assert clean_text(value) == expected
+    assert display_text(value) == expected
 
 
 def test_sanitize_html_allow_list() -> None:
@@ -519,7 +519,7 @@ def test_safe_url_only_yields_plain_http_urls(url: str) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.text())
 def test_clean_text_is_one_clean_line(value: str) -> None:
-    result = clean_text(value)
+    result = display_text(value)
     assert "\n" not in result and result == result.strip()
     assert not re.search(r"<(script|img|a|iframe)(\s[^<>]*)?>", result, re.I)
 

@@ -14,7 +14,8 @@ from render_fixtures import GENERATED, article, item
 from digest.config import load_config
 from digest.models import Digest, DigestSection, Image
 from digest.pipeline import build_and_write
-from digest.render import private_host, render_digest
+from digest.render import render_digest
+from digest.sources.netguard import private_host
 from tests.conftest import REPO, write_config
 
 BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")

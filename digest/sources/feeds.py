@@ -46,6 +46,7 @@ import signal
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from multiprocessing import get_context
 from typing import Any
@@ -444,23 +445,36 @@ def _hash_id(title: str, text: str) -> str:
     return f"sha256:{digest}"
 
 
-def _assign_ids(drafts: Sequence[dict[str, Any]], feed_key: str) -> list[str]:
+@dataclass(frozen=True)
+class _Draft:
+    """One entry as read from the feed, before it gets its id and becomes an Article."""
+
+    guid: str | None
+    link: str | None
+    title: str
+    text: str
+    has_content: bool
+    published: dt.datetime | None
+    language: str | None
+    author: str | None
+    image: Image | None
+
+
+def _assign_ids(drafts: Sequence[_Draft], feed_key: str) -> list[str]:
     """Apply the module docstring's rules; links shared by two entries are not identities."""
-    canon = [
-        canonical_url(d["link"]) if d["link"] and _is_http(d["link"]) else None for d in drafts
-    ]
+    canon = [canonical_url(d.link) if d.link and _is_http(d.link) else None for d in drafts]
     counts = Counter(c for c in canon if c)
     ids: list[str] = []
     for draft, link in zip(drafts, canon, strict=True):
         if link and counts[link] == 1:
             ids.append(link)
-        elif draft["guid"]:
-            ids.append(guid_id(draft["guid"], feed_key))
+        elif draft.guid:
+            ids.append(guid_id(draft.guid, feed_key))
         elif link:
             # A shared link and no guid: only content tells these entries apart.
-            ids.append(_hash_id(draft["title"], link + "\n" + draft["text"]))
+            ids.append(_hash_id(draft.title, link + "\n" + draft.text))
         else:
-            ids.append(_hash_id(draft["title"], draft["text"]))
+            ids.append(_hash_id(draft.title, draft.text))
     return ids
 
 
@@ -477,7 +491,7 @@ def _looks_like_json(body: bytes) -> bool:
 
 
 def _make_articles(
-    drafts: list[dict[str, Any]],
+    drafts: list[_Draft],
     source: FeedSource,
     feed_name: str,
     feed_language: str | None,
@@ -489,11 +503,11 @@ def _make_articles(
     ids = _assign_ids(drafts, source.key)
     # Lines that recur across this feed's entries (footers, "View full coverage", "The post
     # X appeared first on Y") are its furniture: only here are all its entries at hand.
-    texts = strip_feed_boilerplate([(d["title"] or None, d["text"]) for d in drafts])
+    texts = strip_feed_boilerplate([(d.title or None, d.text) for d in drafts])
     language_fixed = source.language if source.language != "auto" else None
     articles = []
     for draft, article_id, text in zip(drafts, ids, texts, strict=True):
-        title = draft["title"] or _title_from_text(text)
+        title = draft.title or _title_from_text(text)
         articles.append(
             Article(
                 id=article_id,
@@ -501,16 +515,14 @@ def _make_articles(
                 feed_key=source.key,
                 title=title,
                 # Only http(s): a javascript: or tag: "link" must never reach a template.
-                link=clean_link(draft["link"])
-                if draft["link"] and _is_http(draft["link"])
-                else None,
-                published=_sane_date(draft["published"], now),
+                link=clean_link(draft.link) if draft.link and _is_http(draft.link) else None,
+                published=_sane_date(draft.published, now),
                 text=text,
-                language=language_fixed or draft["language"] or feed_language,
-                full_text=_is_full_text(text, draft["has_content"]),
-                image=draft["image"],
-                author=draft["author"] or None,
-                guid=draft["guid"],
+                language=language_fixed or draft.language or feed_language,
+                full_text=_is_full_text(text, draft.has_content),
+                image=draft.image,
+                author=draft.author or None,
+                guid=draft.guid,
                 category=source.category,
                 weight=source.weight,
             )
@@ -533,7 +545,7 @@ def _json_feed(
             FeedProblem(feed_name, "JSON Feed without an items list; read no entries", "warning")
         )
         items = []
-    drafts: list[dict[str, Any]] = []
+    drafts: list[_Draft] = []
     skipped = 0
     for item in items:
         if not isinstance(item, dict):
@@ -557,18 +569,18 @@ def _json_feed(
         )
         guid = item.get("id")
         drafts.append(
-            {
-                "guid": str(guid) if guid not in (None, "") else None,
-                "link": link,
-                "title": _one_line(str(item.get("title") or "")),
-                "text": text,
-                "has_content": has_content,
-                "published": parse_date(item.get("date_published"))
+            _Draft(
+                guid=str(guid) if guid not in (None, "") else None,
+                link=link,
+                title=_one_line(str(item.get("title") or "")),
+                text=text,
+                has_content=has_content,
+                published=parse_date(item.get("date_published"))
                 or parse_date(item.get("date_modified")),
-                "language": normalize_language(item.get("language")),
-                "author": author,
-                "image": None,  # JSON Feed gives no image dimensions.
-            }
+                language=normalize_language(item.get("language")),
+                author=author,
+                image=None,  # JSON Feed gives no image dimensions.
+            )
         )
     if skipped:
         problems.append(
@@ -677,26 +689,26 @@ def _xml_feed(
     feed_language = normalize_language(feed.get("language")) or normalize_language(
         headers.get("content-language")
     )
-    drafts: list[dict[str, Any]] = []
+    drafts: list[_Draft] = []
     for entry in entries:
         text, has_content = _entry_text(entry)
         raw_title = str(entry.get("title") or "")
         title_type = (entry.get("title_detail") or {}).get("type")
         link = entry.get("feedburner_origlink") or entry.get("link")
         drafts.append(
-            {
-                "guid": str(entry.get("id") or "") or None,
-                "link": _absolute(link, base) if link else None,
-                "title": _one_line(_to_text(raw_title, title_type)),
-                "text": text,
-                "has_content": has_content,
-                "published": _from_struct(dict.get(entry, "published_parsed"))
+            _Draft(
+                guid=str(entry.get("id") or "") or None,
+                link=_absolute(link, base) if link else None,
+                title=_one_line(_to_text(raw_title, title_type)),
+                text=text,
+                has_content=has_content,
+                published=_from_struct(dict.get(entry, "published_parsed"))
                 or _from_struct(dict.get(entry, "updated_parsed"))
                 or _from_struct(dict.get(entry, "created_parsed")),
-                "language": _entry_language(entry),
-                "author": _one_line(str(entry.get("author") or "")) or None,
-                "image": _entry_image(entry, base),
-            }
+                language=_entry_language(entry),
+                author=_one_line(str(entry.get("author") or "")) or None,
+                image=_entry_image(entry, base),
+            )
         )
     problems: list[FeedProblem] = []
     if parsed.get("bozo"):

@@ -38,6 +38,7 @@ __all__ = [
     "RobotsCache",
     "check_url",
     "is_public_ip",
+    "private_host",
 ]
 
 
@@ -129,18 +130,56 @@ _TRACKER_PATH = re.compile(
 MIN_IMAGE_SIDE = 80
 
 
-def _private_host(host: str) -> bool:
-    """A host an email must never make the reader's mail client contact: a loopback,
-    private or link-local address, or a name that only means something on a local network.
-    (No DNS here: a rendered email is opened elsewhere, later.)"""
+# Names that never mean a public web server: the reader's own machine, the local network
+# (mDNS .local, RFC 8375 home.arpa) and names companies and routers use inside their networks.
+_PRIVATE_SUFFIXES = (
+    "localhost",
+    "localdomain",
+    "local",
+    "internal",
+    "intranet",
+    "lan",
+    "home",
+    "home.arpa",
+    "corp",
+    "private",
+    "test",
+    "invalid",
+)
+# Hosts browsers read as IPv4 although they are not dotted quads: 2130706433, 0x7f.1, 127.1.
+_NUMERIC_HOST = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}\.?")
+
+
+def _literal_address(host: str) -> str | None:
+    """The IP address a browser would connect to for ``host`` when ``host`` is one written
+    as a number (in any of the forms browsers accept), else None."""
     try:
-        ipaddress.ip_address(host)
+        return str(ipaddress.ip_address(host.strip("[]")))
     except ValueError:
-        return host == "localhost" or host.endswith(_LOCAL_SUFFIXES) or "." not in host
-    return not is_public_ip(host)
+        pass
+    if _NUMERIC_HOST.fullmatch(host):
+        try:
+            return socket.inet_ntoa(socket.inet_aton(host.rstrip(".")))
+        except OSError:
+            return "0.0.0.0"  # a number no browser can reach: treat as not public
+    return None
 
 
-_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home", ".home.arpa", ".intranet")
+def private_host(url: str) -> bool:
+    """Whether loading ``url`` would reach the reader's own machine or network: a loopback,
+    private or link-local address (in any notation), ``localhost`` or a local-only name
+    (``*.local``, ``*.internal``, a name without a dot). No DNS lookup: this runs when the
+    email is rendered, and what a name resolves to there says nothing about the reader's
+    network."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if not host:
+        return True
+    address = _literal_address(host)
+    if address is not None:
+        return not is_public_ip(address)
+    if "." not in host:
+        return True  # "router", "nas": completed by the reader's own search domain
+    return host.endswith(tuple(f".{s}" for s in _PRIVATE_SUFFIXES)) or host in _PRIVATE_SUFFIXES
 
 
 def acceptable_image(url: str | None, width: int | None, height: int | None) -> bool:
@@ -155,7 +194,7 @@ def acceptable_image(url: str | None, width: int | None, height: int | None) -> 
         host = (parts.hostname or "").lower()
     except ValueError:
         return False
-    if parts.scheme not in ("http", "https") or not host or _private_host(host):
+    if parts.scheme not in ("http", "https") or not host or private_host(url):
         return False
     if host.startswith(("pixel.", "ads.", "ad.", "tracking.", "track.", "stats.")):
         return False
