@@ -1,11 +1,11 @@
-"""Render a :class:`~digest.models.Digest` into the email's HTML and text parts, the archive
-page and the Atom feed of past digests.
+"""Render a :class:`~digest.models.Digest` into the email's HTML and text parts.
 
 Rendering is a pure function of its arguments. Everything that came from a feed is treated as
-text: templates autoescape it, and the view built here has already cleaned it (entities
-decoded once, stray tags and control characters removed) and kept only http(s) links. The one
-way to put feed HTML into a template is the ``sanitize`` filter, which runs nh3 with a small
-allow-list.
+text: templates autoescape it, and the view built here has already cleaned it
+(:mod:`digest.sanitize`: entities decoded once, stray tags and control characters removed,
+only http(s) links kept). The one way to put feed HTML into a template is the ``sanitize``
+filter, which runs nh3 with a small allow-list. The archive page and the Atom feed of past
+digests are :mod:`digest.output`'s.
 """
 
 from __future__ import annotations
@@ -13,13 +13,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-import html as html_lib
 import importlib.resources
 import math
 import re
 import textwrap
-import unicodedata
-import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,27 +26,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import css_inline
 import jinja2
-import nh3
-from markupsafe import Markup
 
 from digest import i18n
 from digest.errors import RenderError
 from digest.models import Article, Digest, DigestItem, DigestSection, FeedProblem, Image
+from digest.sanitize import bidi_close, display_text, safe_url, sanitize_html, unref
 from digest.sources.netguard import acceptable_image
 
 __all__ = [
-    "ArchiveEntry",
+    "RenderOptions",
     "RenderedDigest",
-    "bidi_close",
-    "display_text",
+    "fit_and_render",
     "format_subject",
     "make_environment",
-    "render_archive",
-    "render_atom",
     "render_digest",
-    "safe_url",
-    "sanitize_html",
-    "unref",
+    "render_template",
 ]
 
 HTML_TEMPLATE = "digest.html"
@@ -60,7 +51,6 @@ ATOM_TEMPLATE = "feed.xml"
 TEXT_WIDTH = 72
 # Widest image inside the 600 px column (the card has 24 px of padding on each side).
 IMAGE_MAX_WIDTH = 552
-# Smaller pictures are trackers, icons or spacers, not illustrations.
 PREHEADER_CHARS = 140
 # Footer lines about feeds with problems before "and N more feeds with problems".
 MAX_PROBLEM_LINES = 10
@@ -75,240 +65,6 @@ class RenderedDigest:
     html: str
     text: str
     subject: str | None = None
-
-
-@dataclass(frozen=True)
-class ArchiveEntry:
-    """One past digest as listed in ``index.html`` and ``feed.xml``.
-
-    ``href`` is relative to the archive (``"2026-11-26.html"``); ``summary`` lists the top
-    headlines. ``updated`` defaults to midnight UTC of ``date`` in the Atom feed.
-    """
-
-    date: dt.date
-    title: str
-    href: str
-    items: int
-    summary: str
-    updated: dt.datetime | None = None
-
-
-# --------------------------------------------------------------------------- cleaning
-
-
-# Only real HTML element names count as markup: "Vector<T>" or "<D>" in a headline is text.
-_HTML_ELEMENTS = (
-    "a|abbr|acronym|address|applet|area|article|aside|audio|b|base|basefont|bdi|bdo|bgsound|big|"
-    "blink|blockquote|body|br|button|canvas|caption|center|cite|code|col|colgroup|data|datalist|"
-    "dd|del|details|dfn|dialog|dir|div|dl|dt|em|embed|fieldset|figcaption|figure|font|footer|"
-    "form|frame|frameset|h[1-6]|head|header|hgroup|hr|html|i|iframe|ilayer|image|img|input|ins|"
-    "isindex|kbd|keygen|label|layer|legend|li|link|listing|main|map|mark|marquee|math|menu|"
-    "menuitem|meta|meter|nav|nobr|noembed|noframes|noscript|object|ol|optgroup|option|output|p|"
-    "param|picture|plaintext|portal|pre|progress|q|rp|rt|ruby|s|samp|script|search|section|"
-    "select|slot|small|source|spacer|span|strike|strong|style|sub|summary|sup|svg|table|tbody|td|"
-    "template|textarea|tfoot|th|thead|time|title|tr|track|tt|u|ul|var|video|wbr|xml|xmp"
-)
-# Known elements in any case, and any lower-case name ("<command/>", Word's "<o:p>"); an
-# upper-case unknown name ("<T>") is left as text. A tag cut off at the end of a truncated
-# teaser ("... <img src=x") goes too.
-_TAG = re.compile(
-    rf"</?(?:(?i:{_HTML_ELEMENTS})|[a-z][a-z0-9:-]*)(?:\s[^<>]*)?(?:/?>|$)"
-    r"|<!--.*?(?:-->|$)|<!\[CDATA\[|\]\]>|<![A-Za-z][^<>]*>|<\?[^<>]*\?>",
-    re.S,
-)
-_SCRIPT_BODY = re.compile(r"<(script|style)\b[^>]*>.*?(?:</\1\s*>|$)", re.S | re.I)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u2028\u2029\ufeff]")
-# Bidi embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) and the marks
-# (U+200E, U+200F, U+061C): in a feed's name or title an unclosed override reverses the rest
-# of the line it lands in ("7 Jan" read backwards). Feed text loses them; the templates
-# isolate feed text themselves where it meets our own words.
-_BIDI_CONTROL = re.compile(r"[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
-_SPACES = re.compile(r"\s+")
-
-
-_INLINE_ELEMENTS = frozenset(
-    [
-        "a",
-        "abbr",
-        "b",
-        "big",
-        "cite",
-        "code",
-        "del",
-        "em",
-        "font",
-        "i",
-        "ins",
-        "kbd",
-        "mark",
-        "q",
-        "s",
-        "samp",
-        "small",
-        "span",
-        "strike",
-        "strong",
-        "sub",
-        "sup",
-        "time",
-        "tt",
-        "u",
-        "var",
-        "wbr",
-    ]
-)
-
-
-def _tag_gap(match: re.Match[str]) -> str:
-    """Nothing for an inline tag ("<b>un</b>veil" stays one word), a space for a block one."""
-    name = re.match(r"</?([A-Za-z0-9]+)", match.group(0))
-    return "" if name and name.group(1).lower() in _INLINE_ELEMENTS else " "
-
-
-def display_text(value: str | None) -> str:
-    """Feed text made presentable: entities decoded, tags and controls removed, one line.
-
-    Feeds double-escape and leave markup in titles; the reader should see neither
-    ``&amp;amp;`` nor ``<b>``. The result is still plain text that templates escape.
-    """
-    if not value:
-        return ""
-    text = value
-    # Feeds escape twice now and then ("&amp;amp;"); decode until stable, at most three times.
-    for _ in range(3):
-        decoded = html_lib.unescape(text)
-        if decoded == text:
-            break
-        text = decoded
-    # A script's or style's body is not text the reader should see.
-    text = _SCRIPT_BODY.sub(" ", text)
-    text = _TAG.sub(_tag_gap, text)
-    text = _BIDI_CONTROL.sub("", _CONTROL.sub("", text))
-    return _SPACES.sub(" ", text).strip()
-
-
-# "[3]" (or "［３］", "[ 3 ]") in feed text would look like one of the text part's numbered
-# link references, so a title "[1] https://evil.example/login" could pass for a real link.
-_FAKE_REF = re.compile(r"[\[［]\s*([0-9０-９]+)\s*[\]］]")
-
-
-def unref(value: str) -> str:
-    """Feed text for the plain-text part with every "[n]" written "(n)": only the
-    references digest adds look like "[n]" (Jinja filter ``unref``)."""
-    return _FAKE_REF.sub(r"(\1)", value) if value else value
-
-
-_LRM, _RLM = "\u200e", "\u200f"
-
-
-def _has_strong(text: str, rtl: bool) -> bool:
-    wanted = ("R", "AL") if rtl else ("L",)
-    return any(unicodedata.bidirectional(c) in wanted for c in text)
-
-
-def bidi_close(value: str, direction: str = "ltr") -> str:
-    """``value`` followed by the mark of ``direction`` (LRM or RLM) when it holds letters of
-    the other direction, so the words and numbers after it in a plain-text line keep their
-    place: "BBC اردو · 7 Jan" would otherwise show the 7 before the name. Jinja filter
-    ``bidi_close(dir)`` for the text part, where there is no ``<bdi>``."""
-    rtl = direction == "rtl"
-    if value and _has_strong(value, rtl=not rtl):
-        return value + (_RLM if rtl else _LRM)
-    return value
-
-
-_HOST = re.compile(r"[a-z0-9_](?:[a-z0-9._-]*[a-z0-9_])?|[0-9a-f:.]*:[0-9a-f:.]*")
-
-
-def _ascii_host(host: str) -> str | None:
-    """The hostname in ASCII (punycode), so a homoglyph domain shows as what it is; None when
-    it is not a plausible DNS name or IP address."""
-    host = host.rstrip(".").lower()
-    if not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            return None
-    return host if _HOST.fullmatch(host) else None
-
-
-def safe_url(url: str | None) -> str | None:
-    """``url`` normalised when it is an absolute http(s) URL, else None.
-
-    Drops javascript:, data:, relative and scheme-less URLs, credentials (``https://bank@evil``)
-    and non-ASCII hostnames (written as punycode instead). Whitespace and control characters
-    that browsers silently strip (``java\\tscript:``) are removed before the scheme is read.
-    """
-    if not url:
-        return None
-    candidate = _CONTROL.sub("", re.sub(r"[\t\n\r ]", "", html_lib.unescape(url.strip())))
-    try:
-        parts = urllib.parse.urlsplit(candidate)
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    host = _ascii_host(parts.hostname)
-    if host is None:
-        return None
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None:
-        netloc = f"{netloc}:{port}"
-    # Re-quote so no quote, angle bracket or non-ASCII character survives in the href.
-    path = urllib.parse.quote(parts.path, safe="/%:@!$&()*+,;=-._~")
-    query = urllib.parse.quote(parts.query, safe="/%:@!$&()*+,;=-._~?")
-    fragment = urllib.parse.quote(parts.fragment, safe="/%:@!$&()*+,;=-._~?")
-    return urllib.parse.urlunsplit((parts.scheme.lower(), netloc, path or "/", query, fragment))
-
-
-_ALLOWED_TAGS = {
-    "a",
-    "abbr",
-    "b",
-    "blockquote",
-    "br",
-    "cite",
-    "code",
-    "em",
-    "i",
-    "li",
-    "ol",
-    "p",
-    "pre",
-    "q",
-    "s",
-    "small",
-    "strong",
-    "sub",
-    "sup",
-    "u",
-    "ul",
-}
-
-
-def _filter_attribute(element: str, attribute: str, value: str) -> str | None:
-    if element == "a" and attribute == "href":
-        return safe_url(value)
-    return value
-
-
-def sanitize_html(fragment: str | None) -> Markup:
-    """Feed HTML reduced to harmless inline markup (nh3 allow-list): no images, styles,
-    scripts, event handlers or non-http(s) links. The only way feed HTML may reach a template.
-    """
-    if not fragment:
-        return Markup("")
-    cleaned = nh3.clean(
-        fragment,
-        tags=_ALLOWED_TAGS,
-        attributes={"a": {"href", "title"}, "abbr": {"title"}},
-        url_schemes={"http", "https"},
-        link_rel="noopener noreferrer nofollow",
-        strip_comments=True,
-        attribute_filter=_filter_attribute,
-    )
-    return Markup(cleaned)
 
 
 # --------------------------------------------------------------------------- environment
@@ -422,6 +178,12 @@ def _error_frame(tb: TracebackType | None) -> tuple[str | None, int | None]:
             found = (name, tb.tb_lineno)
         tb = tb.tb_next
     return found
+
+
+def render_template(name: str, templates_dir: Path | None, context: dict[str, Any]) -> str:
+    """Render the template ``name`` (``templates_dir`` overriding the built-in ones) with
+    ``context``; RenderError names file and line when it is broken."""
+    return _render(_environment(templates_dir), name, templates_dir, context)
 
 
 def _render(
@@ -919,114 +681,4 @@ def format_subject(template: str, *, title: str, date: dt.date, count: int, lang
             f"email.subject {template!r}: {exc} — use only {{title}}, {{date}} and {{count}}"
         ) from exc
     # A header must be one line.
-    return _SPACES.sub(" ", subject).strip()
-
-
-# --------------------------------------------------------------------------- archive, Atom
-
-
-def _entries_newest_first(entries: Sequence[ArchiveEntry]) -> list[ArchiveEntry]:
-    return sorted(entries, key=lambda e: e.date, reverse=True)
-
-
-def _safe_href(href: str) -> str | None:
-    """A relative archive link (``2026-11-26.html``) or an absolute http(s) URL."""
-    href = href.strip()
-    if re.fullmatch(r"[A-Za-z0-9._\-/]+", href) and not href.startswith(("/", ".")):
-        return href
-    return safe_url(href)
-
-
-def render_archive(
-    entries: Sequence[ArchiveEntry],
-    *,
-    title: str,
-    language: str,
-    templates_dir: Path | None = None,
-) -> str:
-    """``index.html``: the past digests, newest first, with a link to ``feed.xml``."""
-    env = _environment(templates_dir)
-    rows = [
-        {
-            "date": e.date,
-            "date_long": i18n.long_date(e.date, language),
-            "title": display_text(e.title),
-            "href": _safe_href(e.href),
-            "count": i18n.plural(language, "items_count", e.items),
-            "summary": display_text(e.summary),
-        }
-        for e in _entries_newest_first(entries)
-    ]
-    context = {
-        "title": display_text(title),
-        "language": i18n.valid_tag(language) or i18n.DEFAULT_LANGUAGE,
-        "dir": i18n.text_direction(language),
-        "entries": rows,
-        "labels": i18n.labels(language),
-    }
-    return _render(env, ARCHIVE_TEMPLATE, templates_dir, context)
-
-
-def _rfc3339(moment: dt.datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _authority(base_url: str | None) -> str:
-    url = safe_url(base_url)
-    host = urllib.parse.urlsplit(url).hostname if url else None
-    return host or "digest.invalid"
-
-
-def _slug(value: str) -> str:
-    text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "digest"
-
-
-def render_atom(
-    entries: Sequence[ArchiveEntry],
-    *,
-    title: str,
-    base_url: str | None,
-    updated: dt.datetime,
-) -> str:
-    """``feed.xml``: an Atom 1.0 feed of the digests, newest first.
-
-    Entry ids are tag: URIs made of the site's host (``digest.invalid`` without ``base_url``),
-    the digest's date and a slug of the title, so they are stable across rebuilds.
-    """
-    env = _environment(None)
-    base = safe_url(base_url)
-    if base is not None and not base.endswith("/"):
-        base += "/"
-    authority = _authority(base)
-    slug = _slug(display_text(title))
-
-    def absolute(href: str) -> str | None:
-        link = _safe_href(href)
-        if link is None or base is None:
-            return link
-        return urllib.parse.urljoin(base, link)
-
-    rows = [
-        {
-            "id": f"tag:{authority},{e.date.isoformat()}:{slug}",
-            "title": f"{display_text(e.title)} — {e.date.isoformat()}",
-            "href": absolute(e.href),
-            "updated": _rfc3339(
-                e.updated or dt.datetime.combine(e.date, dt.time(0), tzinfo=dt.UTC)
-            ),
-            "summary": display_text(e.summary),
-        }
-        for e in _entries_newest_first(entries)
-    ]
-    context = {
-        "title": display_text(title),
-        "feed_id": (base + "feed.xml") if base else f"tag:{authority},2024-01-01:{slug}",
-        "self_href": (base + "feed.xml") if base else None,
-        "site_href": base,
-        "updated": _rfc3339(updated),
-        "entries": rows,
-    }
-    return _render(env, ATOM_TEMPLATE, None, context)
+    return re.sub(r"\s+", " ", subject).strip()

@@ -325,7 +325,7 @@ def test_email_in_chromium(browser: Browser, email_file: tuple[Path, RenderedDig
 def test_archive_in_chromium(browser: Browser) -> None:
     import datetime as dt
 
-    from digest.render import ArchiveEntry, render_archive
+    from digest.output import ArchiveEntry, render_archive
 
     entries = [
         ArchiveEntry(dt.date(2026, 11, d), "Morning Digest", f"2026-11-{d}.html", d, "A · B")

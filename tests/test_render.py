@@ -17,20 +17,16 @@ from render_fixtures import GENERATED, article, item, sample_digest
 from digest import i18n
 from digest.errors import RenderError
 from digest.models import Digest, DigestSection, FeedProblem
+from digest.output import ArchiveEntry, render_archive, render_atom
 from digest.render import (
-    ArchiveEntry,
     RenderedDigest,
     RenderOptions,
-    display_text,
     fit_and_render,
     format_subject,
     make_environment,
-    render_archive,
-    render_atom,
     render_digest,
-    safe_url,
-    sanitize_html,
 )
+from digest.sanitize import display_text, safe_url, sanitize_html
 
 
 class Elements(HTMLParser):

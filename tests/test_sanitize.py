@@ -29,7 +29,8 @@ from digest.models import (
     Image,
     Summary,
 )
-from digest.render import render_digest, sanitize_html
+from digest.render import render_digest
+from digest.sanitize import sanitize_html
 
 SHARED = Path(
     os.environ.get("DIGEST_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
