@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digest.text.clean import clean_text, html_to_text, looks_like_html
+from digest.text.clean import clean_text
+from digest.text.html import html_to_text, looks_like_html
 
 DATA = Path(
     os.environ.get("DIGEST_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -186,7 +187,7 @@ def test_language_tunes_splitting_and_sentences_match_the_text() -> None:
 
 
 def test_headings_standfirst_and_paragraphs_stay_apart() -> None:
-    from digest.text.clean import html_to_text
+    from digest.text.html import html_to_text
 
     html = (
         "<p class='standfirst'>Meloni becomes the first woman to head a government</p>"
@@ -236,7 +237,7 @@ def test_blank_lines_of_text_with_only_inline_tags_stay_paragraphs() -> None:
     ],
 )
 def test_input_kind(text: str, kind: str) -> None:
-    from digest.text.clean import input_kind
+    from digest.text.html import input_kind
 
     assert input_kind(text) == kind
 

@@ -353,7 +353,7 @@ def test_the_headline_of_plain_text_is_not_a_summary_sentence() -> None:
 
 def test_a_page_a_fragment_and_their_text_give_one_summary(repo: Path) -> None:
     from digest.sources.extract import extract_html
-    from digest.text.clean import html_to_text
+    from digest.text.html import html_to_text
 
     template = (repo / "tests" / "fixtures" / "wordpress_article.html").read_text("utf-8")
     body = "".join(f"<p>{p}</p>" for p in ARTICLE.split("\n\n")[3:9])

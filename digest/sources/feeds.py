@@ -313,7 +313,7 @@ def _absolute(url: str | None, base: str | None) -> str | None:
 def _html_to_text(html: str) -> str:
     # Imported lazily: clean.py pulls in heavier dependencies, and parse workers import
     # this module before they need it.
-    from digest.text.clean import html_to_text
+    from digest.text.html import html_to_text
 
     return html_to_text(html)
 

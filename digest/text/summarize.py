@@ -1,7 +1,7 @@
 """Extractive summaries in the article's own language; the only module that imports sumy.
 
 :func:`summarize` turns its input into plain text the way the digest does (a page through
-extraction, feed HTML through :func:`~digest.text.clean.html_to_text`), cleans it, detects
+extraction, feed HTML through :func:`~digest.text.html.html_to_text`), cleans it, detects
 its language, splits it with our own tokenizer (sumy's needs NLTK data), leaves out what a
 summary must never quote (a teaser's cut sentence, a headline, page furniture) and picks
 whole sentences, returned verbatim in source order, optionally within a word budget.
@@ -42,14 +42,12 @@ from digest.text.clean import (
     SPONSOR_RE,
     clean_sentences,
     furniture,
-    html_to_text,
-    input_kind,
     is_heading,
     leading_headline,
     strip_feed_boilerplate,
-    strip_markup,
     strip_teaser_end,
 )
+from digest.text.html import html_to_text, input_kind, strip_markup
 from digest.text.language import LanguageResources, detect_language, resources
 
 logger = logging.getLogger(__name__)
