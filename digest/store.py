@@ -290,6 +290,8 @@ class Changes:
     summaries: tuple[tuple[str, str, int, str, Summary], ...] = ()
     pages: tuple[tuple[str, ExtractedPage], ...] = ()
     page_failures: tuple[tuple[str, str], ...] = ()
+    # Feeds that answered "not modified": they still list what they listed last time.
+    unchanged_feeds: tuple[str, ...] = ()
 
     def __add__(self, other: Changes) -> Changes:
         return Changes(
@@ -298,6 +300,7 @@ class Changes:
             self.summaries + other.summaries,
             self.pages + other.pages,
             self.page_failures + other.page_failures,
+            self.unchanged_feeds + other.unchanged_feeds,
         )
 
 
@@ -444,6 +447,8 @@ class Store:
                 self.put_page(url, page, now)
             for url, error in changes.page_failures:
                 self.put_page_failure(url, error, now)
+            for feed_key in changes.unchanged_feeds:
+                self.still_listed(feed_key, now)
 
     def _migrate(self, *, backups: bool = False) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
@@ -587,6 +592,16 @@ class Store:
                     )
                     first_seen[article.id] = _dt(row[0]) or now
         return first_seen
+
+    def still_listed(self, feed_key: str, now: dt.datetime) -> None:
+        """A feed that has not changed still lists the articles its last read listed: they
+        are seen now too, so retention never forgets (and then resends) one it still lists."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE articles SET last_seen = ? WHERE feed_key = ? AND last_seen = "
+                "(SELECT MAX(last_seen) FROM articles WHERE feed_key = ?)",
+                (_iso(now), feed_key, feed_key),
+            )
 
     def articles_by_id(self, ids: Sequence[str]) -> dict[str, Article]:
         """The stored articles among ``ids``."""

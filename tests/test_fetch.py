@@ -340,3 +340,18 @@ def test_feeds_configured_by_a_private_address_or_a_path_are_exempt(tmp_path: Pa
     assert not fetch_mod.private_ok(FeedSource(url="http://intranet.example/rss"))
     assert fetch_mod.private_ok(FeedSource(url="http://intranet.example/rss"), True)
     assert not fetch_mod.private_ok(FeedSource(url="https://93.184.216.34/rss"))
+
+
+def test_an_unchanged_local_file_is_not_modified(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.xml"
+    feed.write_bytes(RSS)
+    source = FeedSource(path=feed)
+    first = fetch_mod.read_local(source)
+    assert first.status == 200 and first.body == RSS
+    etag = first.headers["etag"]
+    again = fetch_mod.read_local(source, validators=(etag, None))
+    assert again.status == 304 and again.body == b"" and not again.ok
+    # The same size written at once: the bytes decide, not the clock.
+    feed.write_bytes(RSS.replace(b"One.", b"Uno."))
+    changed = fetch_mod.read_local(source, validators=(etag, None))
+    assert changed.status == 200 and changed.headers["etag"] != etag

@@ -108,10 +108,10 @@ def _fetch_and_parse(
         for s in due
         if s.url and (st := states[s.key]) is not None and st.url and st.url != s.url
     }
+    # Conditional reads: an unchanged feed (304, or a file with the same time and size)
+    # costs no parsing.
     validators = {
-        s.key: (st.etag, st.last_modified)
-        for s in due
-        if (st := states[s.key]) is not None and s.path is None
+        s.key: (st.etag, st.last_modified) for s in due if (st := states[s.key]) is not None
     }
     allow_private = config.fetch.allow_private
     results: dict[str, FetchResult] = {}
@@ -180,12 +180,16 @@ def _account(
         source, previous, result, parsed.title if parsed else None, now, warning or None
     )
     problems: list[FeedProblem] = []
+    label = source.name or (parsed.title if parsed else None) or state.title or source.label
     if parsed is not None and parsed.problems:
         if health.warning_due(state, previous_digest_at):
             problems.extend(parsed.problems)
         for warning_problem in parsed.problems:
             log.info("%s: %s", warning_problem.feed, warning_problem.message)
-    label = source.name or (parsed.title if parsed else None) or state.title or source.label
+    elif parsed is None and result.status == 304 and state.warning:
+        # Unchanged since the read that warned: a rebuild of the same digest says it again.
+        if health.warning_due(state, previous_digest_at):
+            problems.append(FeedProblem(label, state.warning, kind="warning"))
     health_problem = health.footer_problem(label, state, previous_digest_at)
     if health_problem is not None:
         problems.append(health_problem)
@@ -299,6 +303,9 @@ def gather(
         changes=Changes(
             feed_states=tuple(a.state for a in accounts if a.state is not None),
             articles=tuple(unique.values()),
+            unchanged_feeds=tuple(
+                a.report.source.key for a in accounts if a.report.status is FeedStatus.NOT_MODIFIED
+            ),
         ),
     )
 
