@@ -186,10 +186,14 @@ def _account(
             problems.extend(parsed.problems)
         for warning_problem in parsed.problems:
             log.info("%s: %s", warning_problem.feed, warning_problem.message)
-    elif parsed is None and result.status == 304 and state.warning:
+    elif (
+        parsed is None
+        and result.status == 304
+        and state.warning
+        and health.warning_due(state, previous_digest_at)
+    ):
         # Unchanged since the read that warned: a rebuild of the same digest says it again.
-        if health.warning_due(state, previous_digest_at):
-            problems.append(FeedProblem(label, state.warning, kind="warning"))
+        problems.append(FeedProblem(label, state.warning, kind="warning"))
     health_problem = health.footer_problem(label, state, previous_digest_at)
     if health_problem is not None:
         problems.append(health_problem)
