@@ -109,12 +109,17 @@ class LimitsConfig(_Model):
     max_html_kb: int = Field(default=100, ge=10)
 
 
+DEFAULT_CONCURRENCY = 16
+MAX_CONCURRENCY = 128
+
+
 class FetchConfig(_Model):
     timeout_s: float = Field(default=20.0, gt=0)
     max_bytes: int = Field(default=10_000_000, ge=1024)
     respect_robots: bool = True
     allow_private: bool = False
-    concurrency: int = Field(default=16, ge=1, le=256)
+    # None: derived from the feeds (see Config.fetch_concurrency).
+    concurrency: int | None = Field(default=None, ge=1, le=256)
     per_host: int = Field(default=2, ge=1, le=16)
     user_agent: str | None = None
 
@@ -273,6 +278,22 @@ class Config(_Model):
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    def fetch_concurrency(self) -> int:
+        """Requests in flight at once: ``fetch.concurrency``, or by default enough for every
+        host to have its ``per_host`` requests going (the per-host limit protects each
+        server), at least 16 and at most 128."""
+        if self.fetch.concurrency is not None:
+            return self.fetch.concurrency
+        from urllib.parse import urlsplit
+
+        hosts = set()
+        for source in self.feed_sources():
+            try:
+                hosts.add(urlsplit(source.url).hostname if source.url else None)
+            except ValueError:
+                continue
+        return max(DEFAULT_CONCURRENCY, min(MAX_CONCURRENCY, self.fetch.per_host * len(hosts)))
 
     def local_date(self, now: dt.datetime) -> dt.date:
         """The date of ``now`` in the configured timezone ("today" for digests)."""

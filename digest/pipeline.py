@@ -120,7 +120,7 @@ def make_http(config: Config) -> Http:
         timeout_s=f.timeout_s,
         max_bytes=f.max_bytes,
         per_host=f.per_host,
-        concurrency=f.concurrency,
+        concurrency=config.fetch_concurrency(),
         user_agent=f.user_agent,
     )
 
