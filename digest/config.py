@@ -287,8 +287,12 @@ class Config(_Model):
             return self.fetch.concurrency
         from urllib.parse import urlsplit
 
+        try:
+            sources = self.feed_sources(missing_ok=True)
+        except ConfigError:  # the command that reads the feeds says what is wrong
+            sources = []
         hosts = set()
-        for source in self.feed_sources():
+        for source in sources:
             try:
                 hosts.add(urlsplit(source.url).hostname if source.url else None)
             except ValueError:

@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -33,11 +34,11 @@ from digest.models import (
 )
 from digest.output import headline_summary, write_outputs, write_parts
 from digest.render import RenderedDigest, RenderOptions, fit_and_render
-from digest.select import Selection, select
+from digest.select import Candidate, Selection, select
 from digest.sources import intake, pages
 from digest.sources.http import Http
 from digest.store import Changes, Store, open_state
-from digest.text.summaries import summarize_all
+from digest.text.summaries import Summarised, summarize_all
 from digest.text.summarize import summarize
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,19 @@ class _Stages:
         self._last = now
 
 
+@dataclass(frozen=True)
+class _Slice:
+    """The stories a build spends full text and summaries on, and what was left out."""
+
+    shortlist: rank.Shortlist
+    overflow: Mapping[str, int]
+    changes: Changes
+    pages_fetched: int = 0
+    # Articles considered (the pool), and those older than max_age_hours left out.
+    candidates: int = 0
+    too_old: int = 0
+
+
 def compose(
     config: Config,
     *,
@@ -164,17 +178,22 @@ def compose(
     progress: bool = False,
 ) -> Built:
     """Run the stages for the digest of ``date``. Writes nothing: what recording it takes
-    is in ``Built.changes`` (see :func:`record`)."""
+    is in ``Built.changes`` (see :func:`record`).
+
+    Spend only on what can be shown: every feed is fetched and parsed, but only the stories
+    the cheap ranking keeps (a few times ``max_items``) get full text and a summary.
+    """
     stages = _Stages()
+    gathered: intake.Intake | None = None
     if replay:
         # A replay never touches the network: pages come from the store's cache only, so
         # the same text is summarised as when the date was built.
-        gathered = None
-        pool = rank.recorded(store, date)
-        articles = [
-            pages.from_cache(c.article, pages.PageCache(store, now)) for c in pool.candidates
+        recorded = rank.recorded(store, date)
+        cache = pages.PageCache(store, now)
+        chosen = [
+            replace(c, article=pages.from_cache(c.article, cache)) for c in recorded.candidates
         ]
-        fetched, changes = 0, Changes()
+        work = _Slice(rank.Shortlist(tuple(chosen)), {}, Changes(), candidates=len(chosen))
     else:
         gathered = intake.gather(
             config, http=http, store=store, now=now, date=date, progress=progress
@@ -184,82 +203,149 @@ def compose(
             config, gathered.articles, gathered.first_seen, date=date, now=now, store=store
         )
         stages.done("candidates")
-        cache = pages.PageCache(store, now)
-        full = pages.add_full_text(
-            [c.article for c in pool.candidates],
-            http=http,
-            modes={s.key: s.full_text for s in config.feed_sources()},
-            cache=cache,
-            respect_robots=config.fetch.respect_robots,
-            allow_private=config.fetch.allow_private,
-            private_feeds=gathered.private_feeds,
-            typical_chars=pages.typical_lengths(gathered.articles),
+        short = rank.shortlist(
+            pool,
+            now=now,
+            max_items=config.limits.max_items,
+            max_items_per_feed=config.limits.max_items_per_feed,
         )
-        articles, fetched = list(full.articles), full.fetched
-        changes = gathered.changes + cache.changes
-    stages.done("full text")
-    summarised = summarize_all(config, articles, store=store, summarizer=summarizer)
-    stages.done("summarize")
-    candidates = [
-        replace(c, article=a, summary=s)
-        for c, (a, s) in zip(pool.candidates, summarised.items, strict=True)
-    ]
-    order = [f.category for f in config.feeds if f.category] + [
-        f.name for f in config.feeds if f.name
-    ]
-    selection = select(
-        candidates,
-        now=now,
-        max_items=config.limits.max_items,
-        max_items_per_feed=config.limits.max_items_per_feed,
-        section_order=order,
+        stages.done("rank")
+        work = _full_text(config, gathered, pool, short, store=store, http=http, now=now)
+        stages.done("full text")
+    candidates = list(work.shortlist.candidates)
+    summarised = summarize_all(
+        config, [c.article for c in candidates], store=store, summarizer=summarizer
     )
+    stages.done("summarize")
+    selection = _select(config, candidates, summarised, work.shortlist, now)
     stages.done("select")
-    reports = gathered.reports if gathered else ()
     digest = Digest(
         title=config.title,
         date=date,
         language=config.language,
         timezone=config.timezone,
         generated_at=now,
-        sections=_with_overflow(selection, pool.overflow),
+        sections=_with_overflow(selection, work.overflow),
         top=selection.top,
         problems=gathered.problems if gathered else tuple(store.digest_problems(date)),
     )
     digest, rendered = fit_and_render(digest, render_options(config))
     stages.done("render")
-    digest = replace(
-        digest,
-        stats=DigestStats(
-            feeds=len(reports),
-            feeds_failed=sum(1 for r in reports if r.status is FeedStatus.FAILED),
-            articles_seen=len(gathered.articles) if gathered else len(pool.candidates),
-            articles_new=sum(r.new for r in reports),
-            items=len(digest.items),
-            elapsed_s=round(time.perf_counter() - stages.started, 2),
-            candidates=len(pool.candidates),
-            pages_fetched=fetched,
-            summaries_computed=summarised.computed,
-            stages=tuple(stages.times),
+    digest = replace(digest, stats=_stats(digest, gathered, work, summarised, selection, stages))
+    _report(config, digest, gathered, work.too_old)
+    return Built(digest, rendered, work.changes + summarised.changes)
+
+
+def _full_text(
+    config: Config,
+    gathered: intake.Intake,
+    pool: rank.Pool,
+    short: rank.Shortlist,
+    *,
+    store: Store,
+    http: Http,
+    now: dt.datetime,
+) -> _Slice:
+    """Full text for the shortlisted stories that need it (teasers), from the cache or
+    fetched politely; the pages met go into the build's changes."""
+    cache = pages.PageCache(store, now)
+    full = pages.add_full_text(
+        [c.article for c in short.candidates],
+        http=http,
+        modes={s.key: s.full_text for s in config.feed_sources()},
+        cache=cache,
+        respect_robots=config.fetch.respect_robots,
+        allow_private=config.fetch.allow_private,
+        private_feeds=gathered.private_feeds,
+        typical_chars=pages.typical_lengths(gathered.articles),
+    )
+    chosen = tuple(
+        replace(c, article=a) for c, a in zip(short.candidates, full.articles, strict=True)
+    )
+    overflow = Counter(pool.overflow)
+    overflow.update(short.overflow)
+    return _Slice(
+        replace(short, candidates=chosen),
+        dict(overflow),
+        gathered.changes + cache.changes,
+        full.fetched,
+        candidates=len(pool.candidates),
+        too_old=pool.too_old,
+    )
+
+
+def _select(
+    config: Config,
+    candidates: list[Candidate],
+    summarised: Summarised,
+    short: rank.Shortlist,
+    now: dt.datetime,
+) -> Selection:
+    """The final selection over the shortlist, now with summaries; each story keeps the
+    copies the cheap ranking found (recorded with it, named in "Also covered by")."""
+    summarised_candidates = [
+        replace(c, article=a, summary=s)
+        for c, (a, s) in zip(candidates, summarised.items, strict=True)
+    ]
+    order = [f.category for f in config.feeds if f.category] + [
+        f.name for f in config.feeds if f.name
+    ]
+    selection = select(
+        summarised_candidates,
+        now=now,
+        max_items=config.limits.max_items,
+        max_items_per_feed=config.limits.max_items_per_feed,
+        section_order=order,
+    )
+    return replace(
+        selection,
+        top=tuple(rank.attach_copies(i, short.copies) for i in selection.top),
+        sections=tuple(
+            replace(s, items=tuple(rank.attach_copies(i, short.copies) for i in s.items))
+            for s in selection.sections
         ),
     )
+
+
+def _stats(
+    digest: Digest,
+    gathered: intake.Intake | None,
+    work: _Slice,
+    summarised: Summarised,
+    selection: Selection,
+    stages: _Stages,
+) -> DigestStats:
+    reports = gathered.reports if gathered else ()
+    return DigestStats(
+        feeds=len(reports),
+        feeds_failed=sum(1 for r in reports if r.status is FeedStatus.FAILED),
+        articles_seen=len(gathered.articles) if gathered else len(work.shortlist.candidates),
+        articles_new=sum(r.new for r in reports),
+        items=len(digest.items),
+        elapsed_s=round(time.perf_counter() - stages.started, 2),
+        candidates=work.candidates,
+        pages_fetched=work.pages_fetched,
+        summaries_computed=summarised.computed,
+        pairs_compared=work.shortlist.pairs_compared,
+        stages=tuple(stages.times),
+    )
+
+
+def _report(config: Config, digest: Digest, gathered: intake.Intake | None, too_old: int) -> None:
+    if too_old:
+        log.info("left out %d articles older than %s hours", too_old, config.limits.max_age_hours)
     if gathered is not None:
         # Every problem once on stderr, in full (the email's footer has the reader's words).
         for problem in digest.problems:
             if problem.kind != "recovered":
                 log.warning("%s: %s", problem.feed, problem.message)
-    if pool.too_old:
-        log.info(
-            "left out %d articles older than %s hours", pool.too_old, config.limits.max_age_hours
-        )
     log.info(
         "digest %s: %d items from %d feeds (%d problems)",
-        date,
+        digest.date,
         digest.stats.items,
         digest.feed_count,
         len(digest.problems),
     )
-    return Built(digest, rendered, changes + summarised.changes)
 
 
 def _with_overflow(selection: Selection, overflow: Mapping[str, int]) -> tuple[DigestSection, ...]:

@@ -1,4 +1,5 @@
-"""The candidate pool of a digest: what may still go into the digest of a date.
+"""The candidate pool of a digest, and the cheap ranking that decides which of its stories
+get full text and a summary.
 
 A digest of date D holds the articles already recorded for D (pinned: a rebuild keeps
 them) and the newest articles seen so far that are in no digest, within ``max_age_hours``.
@@ -11,13 +12,18 @@ their section's "and N more" line.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from digest import select
 from digest.config import Config
-from digest.models import Article, Summary
+from digest.models import Article, DigestItem, Summary
 from digest.select import Candidate
 from digest.store import Store
+
+log = logging.getLogger(__name__)
 
 BACKLOG_FACTOR = 3
 
@@ -99,3 +105,86 @@ def candidates(
             section = article.category or article.feed
             overflow[section] = overflow.get(section, 0) + 1
     return Pool(tuple(out), too_old, overflow)
+
+
+# --- the cheap ranking: which stories get full text and a summary ------------------------
+
+# Stories given full text and a summary per build: this many times max_items (and per feed,
+# this many times max_items_per_feed), so the final selection can still drop duplicates it
+# finds in the summaries and keep the digest full. The cost of a build after parsing grows
+# with max_items, not with the number of feeds.
+SLICE_FACTOR = 2
+
+
+@dataclass(frozen=True)
+class Shortlist:
+    """One representative per story that can still make the digest (all pinned ones among
+    them), the other articles of each story, and what was left out."""
+
+    candidates: tuple[Candidate, ...]
+    # Representative id -> the other articles of its story (merged into it when shown).
+    copies: Mapping[str, tuple[Article, ...]] = field(default_factory=dict)
+    # Per section, stories left out of the slice (they count in its "and N more").
+    overflow: Mapping[str, int] = field(default_factory=dict)
+    pairs_compared: int = 0
+
+
+def _cheap_key(candidate: Candidate) -> tuple[int, bool, float, float]:
+    # Before summaries exist: a pinned article, then full text, weight, the earliest seen.
+    return (
+        int(candidate.pinned),
+        candidate.article.full_text,
+        candidate.article.weight,
+        -candidate.first_seen.timestamp(),
+    )
+
+
+def shortlist(
+    pool: Pool, *, now: dt.datetime, max_items: int, max_items_per_feed: int
+) -> Shortlist:
+    """Rank and cluster the pool on cheap signals (title, the feed's own text, recency,
+    weight, how many feeds ran the story) and keep the stories that can still be shown."""
+    candidates = list(pool.candidates)
+    groups = select.cluster(candidates)
+    stories = []
+    for group in groups:
+        rep = max(group, key=lambda i: _cheap_key(candidates[i]))
+        feeds = {candidates[i].article.feed for i in group}
+        pinned = any(candidates[i].pinned for i in group)
+        stories.append((pinned, select.score(candidates[rep], now, len(feeds)), rep, group))
+    stories.sort(key=lambda story: (not story[0], -story[1]))
+    limit, per_feed_limit = SLICE_FACTOR * max_items, SLICE_FACTOR * max_items_per_feed
+    kept: list[Candidate] = []
+    copies: dict[str, tuple[Article, ...]] = {}
+    per_feed: Counter[str] = Counter()
+    overflow: Counter[str] = Counter()
+    for pinned, _score, rep, group in stories:
+        chosen = candidates[rep]
+        feed = chosen.article.feed
+        if not pinned and (len(kept) >= limit or per_feed[feed] >= per_feed_limit):
+            overflow[chosen.article.category or feed] += 1
+            continue
+        per_feed[feed] += 1
+        kept.append(chosen)
+        others = tuple(candidates[i].article for i in group if i != rep)
+        if others:
+            copies[chosen.article.id] = others
+    log.info(
+        "ranked %d candidates as %d stories; %d can still be shown",
+        len(candidates),
+        len(stories),
+        len(kept),
+    )
+    return Shortlist(tuple(kept), copies, dict(overflow), 0)
+
+
+def attach_copies(item: DigestItem, copies: Mapping[str, tuple[Article, ...]]) -> DigestItem:
+    """``item`` with the other articles of its story (found by the cheap clustering) merged
+    in: recorded with it, so they never come back as new, and named in "Also covered by"."""
+    extra = [a for i in (item.article.id, *item.merged_ids) for a in copies.get(i, ())]
+    if not extra:
+        return item
+    feeds = set(item.also_covered_by) | {a.feed for a in extra}
+    feeds.discard(item.article.feed)
+    merged = tuple(dict.fromkeys((*item.merged_ids, *(a.id for a in extra))))
+    return replace(item, also_covered_by=tuple(sorted(feeds)), merged_ids=merged)

@@ -190,7 +190,7 @@ def test_ten_megabytes_take_bounded_time(method: str) -> None:
     assert len(text) > 10_000_000
     started = time.perf_counter()
     summary = summarize(text, method=method)
-    assert time.perf_counter() - started < 20
+    assert time.perf_counter() - started < 60  # bounded, not a benchmark: CI is slow and shared
     assert len(summary.sentences) == 3
 
 
@@ -201,7 +201,7 @@ def test_ten_megabytes_of_html_take_bounded_time() -> None:
     )
     started = time.perf_counter()
     summary = summarize(page.format(n=1))
-    assert time.perf_counter() - started < 20
+    assert time.perf_counter() - started < 60  # bounded, not a benchmark: CI is slow and shared
     assert summary.sentences == ("Readers wrote 1 letters about the new bridge.",)
 
 
