@@ -304,22 +304,33 @@ def _pair(
         math.sqrt(sum(vecs[r][t] ** 2 for t in prefix if lengths[t] > postings_cap))
         for r, prefix in enumerate(prefixes)
     ]
-    postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    # Per term: (representative, its weight, the norm of its terms after this one).
+    postings: dict[str, list[tuple[int, float, float]]] = defaultdict(list)
     proposed = compared = 0
     for r, rep in enumerate(reps):
-        vec = vecs[r]
+        vec, tail = vecs[r], tails[r]
         # The lists hold earlier representatives only, so each pair comes once.
-        overlap: dict[int, float] = defaultdict(float)
-        for term in prefixes[r]:
-            if lengths[term] <= postings_cap:
-                plist = postings[term]
-                weight = vec[term]
-                for s, w in plist:
+        overlap: dict[int, float] = {}
+        for k, term in enumerate(prefixes[r]):
+            if lengths[term] > postings_cap:
+                continue
+            plist = postings[term]
+            weight, after = vec[term], tail[k + 1]
+            for s, w, s_after in plist:
+                if s in overlap:
                     overlap[s] += weight * w
-                plist.append((r, weight))
+                elif weight * w + after * s_after + skipped[r] * skipped[s] >= threshold:
+                    overlap[s] = weight * w
+                else:
+                    # The first term they share (the prefixes go rarest first), plus all
+                    # after it, cannot reach the threshold.
+                    overlap[s] = -math.inf
+            plist.append((r, weight, after))
         proposed += len(overlap)
         survivors = []
         for s, dot in overlap.items():
+            if dot < 0:
+                continue
             # Terms after the shorter prefix add at most the product of both norms there,
             # which is at most the shorter prefix's own tail: try that cheap bound first.
             if ends[s] < ends[r]:
