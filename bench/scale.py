@@ -186,7 +186,7 @@ def _child(job: dict[str, Any], conn: Connection) -> None:
             result["entries"] = parse_all([Path(p) for p in job["files"]])
         elif job["kind"] == "fetch":
             reports = fetch(Path(job["config"]), now=job["now"])
-            result["fetched"] = sum(1 for r in reports if r.status == "ok")
+            result["feeds_failed"] = sum(1 for r in reports if r.status == "failed")
         else:
             digest = build(Path(job["config"]), now=job["now"], dry_run=job["kind"] == "dry-run")
             stats = digest.stats
@@ -256,7 +256,8 @@ def print_table(runs: Sequence[Run], parse_s: float, parse_cpu: float) -> None:
     head = (
         f"{'run':24} {'wall s':>7} {'x parse':>7} {'cpu s':>7} {'workers':>7} {'x cpu':>6} "
         f"{'RSS MB':>7} "
-        f"{'cands':>6} {'pages':>6} {'summ':>6} {'pairs':>8} {'shown':>5} {'probl':>5}"
+        f"{'failed':>6} {'cands':>6} {'pages':>6} {'summ':>6} {'pairs':>8} {'shown':>5} "
+        f"{'probl':>5}"
     )
     print(head)
     for run in runs:
@@ -268,7 +269,7 @@ def print_table(runs: Sequence[Run], parse_s: float, parse_cpu: float) -> None:
         print(
             f"{run.name:24} {f['wall']:7.1f} {f['wall'] / parse_s:7.2f} {f['cpu']:7.1f} "
             f"{f['cpu_workers']:7.1f} {cpu_ratio:6.2f} {f['rss_mb']:7.0f} "
-            f"{_fmt(f.get('candidates')):>6} "
+            f"{f.get('feeds_failed') or 0:6d} {_fmt(f.get('candidates')):>6} "
             f"{_fmt(f.get('pages_fetched')):>6} {_fmt(f.get('summaries_computed')):>6} "
             f"{_fmt(f.get('pairs_compared')):>8} {f.get('shown', 0):5d} "
             f"{f.get('problems', 0):5d}"
@@ -341,7 +342,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         local = feed_entries(files, None)
         if "local-cold" in wanted:
             measure("local cold", "dry-run", write_config(work / "local", local, {}))
-        with LoopbackFeeds(files, len(files), loopback_hosts(args.hosts)) as served:
+        # The servers outlive every run (they exit by themselves only if we never stop them).
+        lifetime = args.timeout * 5
+        with LoopbackFeeds(
+            files, len(files), loopback_hosts(args.hosts), max_seconds=lifetime
+        ) as served:
             remote = feed_entries(files, served.urls)
             if "loopback-cold" in wanted:
                 measure("loopback cold", "dry-run", write_config(work / "cold", remote, {}))
@@ -358,7 +363,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             "\n(x parse = wall / baseline wall; cpu s: the build process, workers: its parse "
             "workers; x cpu = both / baseline CPU, steadier than wall time when other jobs "
-            "share the cores; RSS: peak of the build process; cands = candidates, pages = article "
+            "share the cores; RSS: peak of the build process; failed = feeds that could not be "
+            "read; cands = candidates, pages = article "
             "pages fetched, summ = summaries computed, pairs = clustering cosines, shown = "
             "stories in the digest, probl = footer problem lines; runs in parentheses prepare "
             "the state for the next one; n/a: not reported by the pipeline yet)"
