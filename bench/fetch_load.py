@@ -3,8 +3,8 @@
 Serves feeds made from the real snapshots in ../shared/data/feeds/real (feed i is snapshot
 i mod 82, under its own URL) from --hosts threaded HTTP servers on 127.0.0.2 and up (100 by
 default, so the per-host limit of 2 acts as it would on the internet, where 1,000 feeds live
-on hundreds of hosts), each answering after 250 ms, with ETags (304 on a match). The
-servers run in a child process so they share no GIL with the client being measured. Then,
+on hundreds of hosts), each answering after 250 ms, with ETags (304 on a match): the
+servers of bench/_loopback.py, in a child process that shares no GIL with the client. Then,
 in this one run:
 
 * cold:  digest.sources.fetch.iter_fetch streamed into digest.sources.feeds.parse_many
@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
-import multiprocessing as mp
 import os
 import resource
 import sys
@@ -36,7 +34,6 @@ import time
 import tracemalloc
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import feedparser
@@ -44,86 +41,24 @@ import feedparser
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _loopback import DELAY_S, LoopbackFeeds, loopback_hosts  # noqa: E402
+
 from digest.errors import ParseError  # noqa: E402
 from digest.models import FeedSource, FetchResult  # noqa: E402
 from digest.sources.feeds import parse_many  # noqa: E402
 from digest.sources.fetch import iter_fetch  # noqa: E402
+from digest.sources.http import Http  # noqa: E402
 
 DEFAULT_HOSTS = 100
-DELAY_S = 0.25
 CONCURRENCY = 128  # fetch.concurrency for a 1,000-feed list; per_host stays 2
 
 
-def _load_bodies(data: Path) -> list[tuple[str, bytes]]:
+def _snapshots(data: Path) -> list[Path]:
     real = data / "feeds" / "real"
     files = sorted(p for p in real.iterdir() if p.is_file() and p.suffix in (".xml", ".json"))
     if not files:
         raise SystemExit(f"no feeds in {real}; pass the shared data folder as DATA_DIR")
-    out = []
-    for p in files:
-        kind = "application/feed+json" if p.suffix == ".json" else "application/xml"
-        out.append((kind, p.read_bytes()))
-    return out
-
-
-def _serve(
-    data: str,
-    n_feeds: int,
-    ports: mp.Queue,  # type: ignore[type-arg]
-    max_seconds: float,
-    hosts: list[str],
-) -> None:
-    """Child process: one threaded server per loopback address; exits after max_seconds."""
-    import threading
-
-    bodies = _load_bodies(Path(data))
-    etags = [f'"{hashlib.sha1(b).hexdigest()[:16]}"' for _, b in bodies]
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            time.sleep(DELAY_S)
-            try:
-                index = int(self.path.rsplit("/", 1)[-1])
-            except ValueError:
-                index = -1
-            if not 0 <= index < n_feeds:
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            kind, body = bodies[index % len(bodies)]
-            etag = etags[index % len(bodies)]
-            if self.headers.get("If-None-Match") == etag:
-                self.send_response(304)
-                self.send_header("ETag", etag)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", kind)
-            self.send_header("ETag", etag)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        request_queue_size = 128
-
-    servers = [Server((host, 0), Handler) for host in hosts]
-    for server in servers:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    ports.put([s.server_address[1] for s in servers])
-    time.sleep(max_seconds)  # the parent terminates us long before this, normally
-
-
-def _urls(hosts: Sequence[str], ports: Sequence[int], n: int) -> list[str]:
-    return [f"http://{hosts[i % len(hosts)]}:{ports[i % len(hosts)]}/feed/{i}" for i in range(n)]
+    return files
 
 
 def _cpu() -> tuple[float, float]:
@@ -161,10 +96,12 @@ def run_digest(
     now = dt.datetime.now(dt.UTC)
     run = Run()
 
+    http = Http(concurrency=CONCURRENCY, per_host=2)
+
     def results() -> Iterator[FetchResult]:
-        for _, result in iter_fetch(
-            sources, validators=validators or {}, concurrency=CONCURRENCY, per_host=2
-        ):
+        # Loopback servers stand for the internet here: the feeds count as configured by
+        # their (private) address, so the address guard lets them through.
+        for _, result in iter_fetch(http, sources, validators=validators or {}):
             if result.status == 304:
                 run.not_modified += 1
             elif result.ok:
@@ -184,6 +121,7 @@ def run_digest(
         else:
             run.articles += len(outcome.articles)
     run.wall = time.perf_counter() - wall0
+    http.close()
     main1, kids1 = _cpu()
     run.cpu_main, run.cpu_workers = main1 - main0, kids1 - kids0
     return run
@@ -229,21 +167,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     CONCURRENCY = args.concurrency
-    hosts = [f"127.0.{i // 250}.{i % 250 + 2}" for i in range(args.hosts)]
+    hosts = loopback_hosts(args.hosts)
     data = Path(os.environ.get("DIGEST_SHARED_DATA", args.data))
-    n_real = len(_load_bodies(data))
+    snapshots = _snapshots(data)
+    n_real = len(snapshots)
     load = os.getloadavg()[0]
 
-    ports_q: mp.Queue = mp.get_context("spawn").Queue()  # type: ignore[type-arg]
-    server = mp.get_context("spawn").Process(
-        target=_serve,
-        args=(str(data), args.feeds, ports_q, args.max_seconds, hosts),
-        daemon=True,
-    )
-    server.start()
-    try:
-        ports = ports_q.get(timeout=60)
-        urls = _urls(hosts, ports, args.feeds)
+    with LoopbackFeeds(snapshots, args.feeds, hosts, max_seconds=args.max_seconds) as served:
+        urls = served.urls
         print(
             f"{args.feeds} feeds from {n_real} real snapshots, {len(hosts)} loopback hosts, "
             f"{DELAY_S * 1000:.0f} ms per response; parse workers={args.workers}, "
@@ -257,9 +188,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         seq = run_sequential(subset)
         quarter = traced_peak(urls[: max(1, len(urls) // 4)], args.workers)
         full = traced_peak(urls, args.workers)
-    finally:
-        server.terminate()
-        server.join(10)
 
     n = len(urls)
     scale = n / len(subset)

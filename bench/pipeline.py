@@ -19,7 +19,6 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +27,12 @@ sys.path.insert(0, str(REPO))
 
 from digest.config import parse_config  # noqa: E402
 from digest.models import Summary  # noqa: E402
-from digest.pipeline import gather, render, summarize_all  # noqa: E402
+from digest.pipeline import make_http  # noqa: E402
+from digest.render import render_digest  # noqa: E402
 from digest.select import Candidate, select  # noqa: E402
+from digest.sources.intake import gather  # noqa: E402
 from digest.store import open_store  # noqa: E402
+from digest.text.summaries import summarize_all  # noqa: E402
 from digest.text.summarize import summarize  # noqa: E402
 
 NOW = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
@@ -43,6 +45,7 @@ def stock_lexrank(
     language: str = "auto",
     sentences: int = 3,
     method: str = "default",
+    max_words: int | None = None,
 ) -> Summary:
     """sumy's own LexRank on our cleaned text and language resources: the baseline."""
     from sumy.summarizers.lex_rank import LexRankSummarizer
@@ -58,7 +61,7 @@ def stock_lexrank(
     return Summary(tuple(str(s) for s in picked), "stock-lexrank", res.code or "und")
 
 
-def run_once(feeds_dir: Path, summarizer: Callable[..., Summary]) -> dict[str, Any]:
+def run_once(feeds_dir: Path, summarizer: Any) -> dict[str, Any]:
     files = sorted(p for p in feeds_dir.iterdir() if p.suffix in (".xml", ".json", ".rss"))
     with tempfile.TemporaryDirectory() as tmp:
         config = parse_config(
@@ -72,14 +75,14 @@ def run_once(feeds_dir: Path, summarizer: Callable[..., Summary]) -> dict[str, A
         stages: dict[str, float] = {}
         tracemalloc.start()
         start = time.perf_counter()
-        with open_store(config.state, read_only=True) as store:
+        with open_store(config.state, read_only=True) as store, make_http(config) as http:
             t = time.perf_counter()
-            intake = gather(config, now=NOW, store=store, record=False)
+            intake = gather(config, http=http, now=NOW, store=store)
             stages["gather"] = time.perf_counter() - t
             t = time.perf_counter()
             summarized = summarize_all(
-                config, intake.articles, store=store, now=NOW, record=False, summarizer=summarizer
-            )
+                config, intake.articles, store=store, summarizer=summarizer
+            ).items
             stages["summarize"] = time.perf_counter() - t
             t = time.perf_counter()
             selection = select(
@@ -102,12 +105,7 @@ def run_once(feeds_dir: Path, summarizer: Callable[..., Summary]) -> dict[str, A
         )
         t = time.perf_counter()
         # max_html_kb is large: the benchmark renders every item instead of trimming.
-        rendered = render(
-            config.model_copy(
-                update={"limits": config.limits.model_copy(update={"max_html_kb": 100_000})}
-            ),
-            digest,
-        )
+        rendered = render_digest(digest, max_html_kb=100_000)
         stages["render"] = time.perf_counter() - t
         total = time.perf_counter() - start
         _, peak = tracemalloc.get_traced_memory()

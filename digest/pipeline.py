@@ -326,7 +326,7 @@ def _stats(
         candidates=work.candidates,
         pages_fetched=work.pages_fetched,
         summaries_computed=summarised.computed,
-        pairs_compared=work.shortlist.pairs_compared,
+        pairs_compared=work.shortlist.pairs_compared + selection.pairs_compared,
         stages=tuple(stages.times),
     )
 

@@ -145,9 +145,9 @@ def shortlist(
     """Rank and cluster the pool on cheap signals (title, the feed's own text, recency,
     weight, how many feeds ran the story) and keep the stories that can still be shown."""
     candidates = list(pool.candidates)
-    groups = select.cluster(candidates)
+    found = select.clustering(candidates)
     stories = []
-    for group in groups:
+    for group in found.groups:
         rep = max(group, key=lambda i: _cheap_key(candidates[i]))
         feeds = {candidates[i].article.feed for i in group}
         pinned = any(candidates[i].pinned for i in group)
@@ -175,7 +175,7 @@ def shortlist(
         len(stories),
         len(kept),
     )
-    return Shortlist(tuple(kept), copies, dict(overflow), 0)
+    return Shortlist(tuple(kept), copies, dict(overflow), found.pairs_compared)
 
 
 def attach_copies(item: DigestItem, copies: Mapping[str, tuple[Article, ...]]) -> DigestItem:

@@ -7,12 +7,13 @@ is explained in a DEBUG log line.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import logging
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from digest.models import Article, DigestItem, DigestSection, Summary
@@ -25,6 +26,15 @@ log = logging.getLogger(__name__)
 SAME_STORY = 0.5
 RECENCY_HALF_LIFE_H = 18.0
 WORDS_PER_MINUTE = 220
+# Before a summary exists, the lead compared is the start of the feed's own text.
+LEAD_CHARS = 300
+# Clustering's two bounds on the work per story (see clustering()): a term that more than
+# POSTINGS_CAP stories rank among their rarest is not used to find pairs (a cap of n / 10, as
+# before, let one such term cost n^2 / 200 cosines), and at most VERIFY_CAP cosines are
+# computed per distinct text. Neither loses a pair on 16,000 candidates from the real feeds
+# with rewritten copies (bench/cluster_scale.py, tests/test_select.py).
+POSTINGS_CAP = 200
+VERIFY_CAP = 16
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -44,6 +54,8 @@ class Selection:
     top: tuple[DigestItem, ...]
     sections: tuple[DigestSection, ...]
     cut: int
+    # Cosines clustering computed (for DigestStats.pairs_compared).
+    pairs_compared: int = 0
 
 
 def reading_minutes(text: str) -> int:
@@ -63,15 +75,25 @@ def _words(text: str) -> set[str]:
     return out
 
 
-def _vectors(candidates: Sequence[Candidate]) -> list[dict[str, float]]:
+def _docs(candidates: Sequence[Candidate]) -> list[dict[str, float]]:
     # Presence, not counts: a number repeated in a title must not outweigh the words.
-    # Title words count twice as much as words of the summary's first sentence.
+    # Title words count twice as much as words of the lead.
     docs: list[dict[str, float]] = []
     for c in candidates:
-        lead = " ".join(c.summary.sentences[:1]) or c.article.text[:300]
-        doc = dict.fromkeys(_words(lead), 1.0)
+        doc = dict.fromkeys(_words(_lead(c)), 1.0)
         doc.update(dict.fromkeys(_words(c.article.title), 2.0))
         docs.append(doc)
+    return docs
+
+
+def _lead(c: Candidate) -> str:
+    # The summary's first sentence, or before there is a summary (the pipeline may cluster
+    # on cheap signals first) the start of the feed's own text.
+    return " ".join(c.summary.sentences[:1]) or c.article.text[:LEAD_CHARS]
+
+
+def _weigh(docs: Sequence[dict[str, float]]) -> tuple[list[dict[str, float]], Counter[str]]:
+    """Unit-length TF-IDF vectors of ``docs``, and each term's document frequency."""
     df: Counter[str] = Counter()
     for doc in docs:
         df.update(doc.keys())
@@ -81,12 +103,15 @@ def _vectors(candidates: Sequence[Candidate]) -> list[dict[str, float]]:
         vec = {t: w * math.log((1 + n) / (1 + df[t]) + 1) for t, w in doc.items()}
         norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
         vectors.append({t: v / norm for t, v in vec.items()})
-    return vectors
+    return vectors, df
+
+
+def _vectors(candidates: Sequence[Candidate]) -> list[dict[str, float]]:
+    return _weigh(_docs(candidates))[0]
 
 
 def _fingerprint(c: Candidate) -> tuple[str, str]:
-    lead = c.summary.sentences[0] if c.summary.sentences else c.article.text[:300]
-    return (" ".join(c.article.title.casefold().split()), " ".join(lead.casefold().split()))
+    return (" ".join(c.article.title.casefold().split()), " ".join(_lead(c).casefold().split()))
 
 
 def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
@@ -95,9 +120,53 @@ def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
     return sum(v * b.get(t, 0.0) for t, v in a.items())
 
 
+def _language(c: Candidate) -> str:
+    return c.summary.language or c.article.language or "und"
+
+
+@dataclass(frozen=True)
+class Clustering:
+    """Stories found among candidates (groups of indexes), and what finding them cost."""
+
+    groups: tuple[tuple[int, ...], ...]
+    # Exact cosines computed (the figure DigestStats.pairs_compared reports).
+    pairs_compared: int = 0
+    # Pairs the blocking proposed (sharing one of their rarest terms), before the bound
+    # ruled most of them out: the work that must stay linear in the candidates.
+    candidate_pairs: int = 0
+    # Distinct (language, title + lead) texts once identical copies are collapsed.
+    representatives: int = 0
+
+
 def cluster(candidates: Sequence[Candidate]) -> list[list[int]]:
     """Group indexes of candidates that report the same story (same language only)."""
-    vectors = _vectors(candidates)
+    return [list(g) for g in clustering(candidates).groups]
+
+
+def clustering(
+    candidates: Sequence[Candidate],
+    *,
+    postings_cap: int = POSTINGS_CAP,
+    verify_cap: int = VERIFY_CAP,
+) -> Clustering:
+    """:func:`cluster`, with what it cost (pairs compared).
+
+    Two candidates are one story when they are copies (the same link anywhere, or the same
+    title and lead within one feed), or come from different feeds in the same language with
+    a title + lead cosine of at least SAME_STORY; stories are the transitive closure.
+
+    The cost stays linear in the candidates, also when many feeds carry the same stories:
+    identical texts collapse into one representative first (12 copies of a story cost 12
+    dictionary look-ups, not 66 cosines), then representatives are paired only through an
+    index of each one's rarest terms and an upper bound of their cosine (see
+    :func:`_pair`), and only pairs the bound cannot rule out get the exact cosine. Without
+    the two caps every pair at or above SAME_STORY is found (the same stories as comparing
+    all pairs); the caps bound the work per story: a term in more than ``postings_cap``
+    representatives' rarest terms is not used to find pairs, and at most ``verify_cap``
+    cosines are computed per representative, most promising first.
+    """
+    docs = _docs(candidates)
+    vectors, df = _weigh(docs)
     parent = list(range(len(candidates)))
 
     def find(i: int) -> int:
@@ -111,7 +180,8 @@ def cluster(candidates: Sequence[Candidate]) -> list[list[int]]:
 
     by_lang: dict[str, list[int]] = defaultdict(list)
     for i, c in enumerate(candidates):
-        by_lang[c.summary.language or c.article.language or "und"].append(i)
+        by_lang[_language(c)].append(i)
+    proposed = compared = representatives = 0
     for members in by_lang.values():
         # Copies: the same link anywhere, or the same title and lead within one feed. Within
         # one feed only copies are one story: "Episode 41" and "Episode 42" look alike but
@@ -124,28 +194,176 @@ def cluster(candidates: Sequence[Candidate]) -> list[list[int]]:
                     union(first_of[key], i)
                 else:
                     first_of[key] = i
-        # Similar stories from different feeds: cosine >= SAME_STORY. Candidate pairs come
-        # from an inverted index over the rarer terms (a pair with a cosine that high shares
-        # some), so not all n^2 pairs are compared; each candidate pair gets the exact cosine.
-        postings: dict[str, list[int]] = defaultdict(list)
-        for i in members:
-            for term in vectors[i]:
-                postings[term].append(i)
-        limit = max(50, len(members) // 10)
-        pairs: set[tuple[int, int]] = set()
-        for plist in postings.values():
-            if 2 <= len(plist) <= limit:
-                pairs.update((i, j) for x, i in enumerate(plist) for j in plist[x + 1 :])
-        for i, j in pairs:
-            if (
-                candidates[i].article.feed_key != candidates[j].article.feed_key
-                and _cosine(vectors[i], vectors[j]) >= SAME_STORY
-            ):
-                union(i, j)
+        reps = _collapse(members, docs, candidates)
+        representatives += len(reps)
+        for rep in reps:
+            if len(rep.feeds) > 1:
+                rep.join(union)  # identical vectors from two feeds: a cosine of 1
+        found, computed = _pair(reps, vectors, df, (postings_cap, verify_cap), find, union)
+        proposed, compared = proposed + found, compared + computed
     groups: dict[int, list[int]] = defaultdict(list)
     for i in range(len(candidates)):
         groups[find(i)].append(i)
-    return list(groups.values())
+    return Clustering(
+        groups=tuple(tuple(g) for g in groups.values()),
+        pairs_compared=compared,
+        candidate_pairs=proposed,
+        representatives=representatives,
+    )
+
+
+class _Rep:
+    """The candidates of one language whose title + lead have the same terms, so the same
+    vector: one story as soon as two feeds carry it, or one of them matches another story.
+    """
+
+    __slots__ = ("feeds", "joined", "members")
+
+    def __init__(self, first: int, feed: str) -> None:
+        self.members = [first]
+        self.feeds = {feed}
+        self.joined = False  # True once every member is in one union-find set
+
+    @property
+    def anchor(self) -> int:
+        return self.members[0]
+
+    def join(self, union: Callable[[int, int], None]) -> None:
+        # When one member matches across feeds, all do: they share its vector, so its cosine.
+        if not self.joined:
+            for i in self.members[1:]:
+                union(self.anchor, i)
+            self.joined = True
+
+
+def _collapse(
+    members: Sequence[int], docs: Sequence[dict[str, float]], candidates: Sequence[Candidate]
+) -> list[_Rep]:
+    by_text: dict[frozenset[tuple[str, float]], _Rep] = {}
+    reps: list[_Rep] = []
+    for i in members:
+        if not docs[i]:
+            continue  # no words: a cosine of 0 with everything, never merged by similarity
+        key = frozenset(docs[i].items())
+        feed = candidates[i].article.feed_key
+        rep = by_text.get(key)
+        if rep is None:
+            by_text[key] = rep = _Rep(i, feed)
+            reps.append(rep)
+        else:
+            rep.members.append(i)
+            rep.feeds.add(feed)
+    return reps
+
+
+def _pair(
+    reps: Sequence[_Rep],
+    vectors: Sequence[dict[str, float]],
+    df: Counter[str],
+    caps: tuple[int, int],
+    find: Callable[[int], int],
+    union: Callable[[int, int], None],
+) -> tuple[int, int]:
+    """Union the representatives whose cosine reaches SAME_STORY.
+
+    Returns the pairs proposed by the index and the cosines computed. Prefix filtering
+    (Bayardo et al., "Scaling up all pairs similarity search", WWW 2007): order terms rarest
+    first; a vector's prefix is its terms up to where the norm of the terms after them falls
+    under SAME_STORY. Two unit vectors that share no term in both prefixes have a cosine under
+    SAME_STORY (Cauchy-Schwarz over the terms after the shorter prefix), so only pairs found
+    through the prefixes' postings can match. For those, the dot product over the shared
+    prefix terms plus the product of both norms after the shorter prefix bounds the cosine,
+    which rules out most of them without computing it.
+    """
+    postings_cap, verify_cap = caps
+    # A hair under the threshold, so float rounding never drops a pair right at it.
+    threshold = SAME_STORY * (1 - 1e-9)
+    vecs = [vectors[rep.anchor] for rep in reps]
+    order = sorted({t for vec in vecs for t in vec}, key=lambda t: (df[t], t))
+    rank = {t: k for k, t in enumerate(order)}
+    ranks: list[list[int]] = []  # each vector's term ranks, ascending
+    tails: list[list[float]] = []  # tails[r][k]: norm of vector r's terms from its k-th on
+    prefixes: list[list[str]] = []
+    lengths: Counter[str] = Counter()
+    for vec in vecs:
+        terms = sorted(vec, key=rank.__getitem__)
+        squares = [0.0] * (len(terms) + 1)
+        for k in range(len(terms) - 1, -1, -1):
+            squares[k] = squares[k + 1] + vec[terms[k]] ** 2
+        tail = [math.sqrt(x) for x in squares]
+        cut = next(k for k, norm in enumerate(tail) if norm < threshold)
+        ranks.append([rank[t] for t in terms])
+        tails.append(tail)
+        prefixes.append(terms[:cut])
+        lengths.update(terms[:cut])
+    ends = [rank[prefix[-1]] for prefix in prefixes]
+    # A term that more than postings_cap stories rank among their rarest tells stories apart
+    # no better than a stop word: it is not used to find pairs, which bounds the work per
+    # story. Its weight still counts in the bound, so the bound never rules out a match.
+    skipped = [
+        math.sqrt(sum(vecs[r][t] ** 2 for t in prefix if lengths[t] > postings_cap))
+        for r, prefix in enumerate(prefixes)
+    ]
+    # Per term: (representative, its weight, the norm of its terms after this one).
+    postings: dict[str, list[tuple[int, float, float]]] = defaultdict(list)
+    proposed = compared = 0
+    for r, rep in enumerate(reps):
+        vec, tail = vecs[r], tails[r]
+        # The lists hold earlier representatives only, so each pair comes once.
+        overlap: dict[int, float] = {}
+        for k, term in enumerate(prefixes[r]):
+            if lengths[term] > postings_cap:
+                continue
+            plist = postings[term]
+            weight, after = vec[term], tail[k + 1]
+            for s, w, s_after in plist:
+                if s in overlap:
+                    overlap[s] += weight * w
+                elif weight * w + after * s_after + skipped[r] * skipped[s] >= threshold:
+                    overlap[s] = weight * w
+                else:
+                    # The first term they share (the prefixes go rarest first), plus all
+                    # after it, cannot reach the threshold.
+                    overlap[s] = -math.inf
+            plist.append((r, weight, after))
+        proposed += len(overlap)
+        survivors = []
+        for s, dot in overlap.items():
+            if dot < 0:
+                continue
+            # Terms after the shorter prefix add at most the product of both norms there,
+            # which is at most the shorter prefix's own tail: try that cheap bound first.
+            if ends[s] < ends[r]:
+                after, shorter = ends[s], tails[s][len(prefixes[s])]
+            else:
+                after, shorter = ends[r], tails[r][len(prefixes[r])]
+            base = dot + skipped[r] * skipped[s]
+            if base + shorter < threshold:
+                continue
+            rest = tails[r][bisect.bisect_right(ranks[r], after)]
+            rest *= tails[s][bisect.bisect_right(ranks[s], after)]
+            if base + rest >= threshold:
+                survivors.append(s)
+        # Most shared weight first: a rewrite of the same story before a story that only
+        # shares a name. Within a story one match is enough (union-find does the rest), and
+        # pairs skipped below cost no cosine.
+        survivors.sort(key=lambda s: (-overlap[s], s))
+        verified = 0
+        for s in survivors:
+            other = reps[s]
+            if len(rep.feeds) == 1 and rep.feeds == other.feeds:
+                continue  # one feed: only copies are one story
+            if rep.joined and other.joined and find(rep.anchor) == find(other.anchor):
+                continue  # already one story: the cosine could change nothing
+            if verified == verify_cap:
+                break
+            verified += 1
+            if _cosine(vec, vecs[s]) >= SAME_STORY:
+                rep.join(union)
+                other.join(union)
+                union(other.anchor, rep.anchor)
+        compared += verified
+    return proposed, compared
 
 
 def score(candidate: Candidate, now: dt.datetime, sources: int) -> float:
@@ -160,7 +378,7 @@ def score(candidate: Candidate, now: dt.datetime, sources: int) -> float:
     return candidate.article.weight * (0.2 + recency) * (1 + 0.5 * (sources - 1)) * substance
 
 
-def _best(group: list[int], candidates: Sequence[Candidate]) -> int:
+def _best(group: Sequence[int], candidates: Sequence[Candidate]) -> int:
     # The article that represents a story: full text beats a teaser, then the longer
     # summary, then the higher feed weight, then the earliest seen.
     def key(i: int) -> tuple[int, bool, bool, int, float, float]:
@@ -193,7 +411,8 @@ def select(
     (categories, then feeds, as configured), then alphabetical order.
     """
     items: list[tuple[float, DigestItem, bool]] = []
-    for group in cluster(candidates):
+    stories = clustering(candidates)
+    for group in stories.groups:
         best = _best(group, candidates)
         others = sorted(
             {candidates[i].article.feed for i in group if i != best}
@@ -272,7 +491,12 @@ def select(
         for name in names
         if grouped[name] or cut_from[name]
     )
-    return Selection(top=top, sections=sections, cut=sum(cut_from.values()))
+    return Selection(
+        top=top,
+        sections=sections,
+        cut=sum(cut_from.values()),
+        pairs_compared=stories.pairs_compared,
+    )
 
 
 def _section_of(item: DigestItem) -> str:
