@@ -49,6 +49,8 @@ _LABELS: dict[str, dict[str, str]] = {
         "also_more_one": "{n} other",
         "also_more_other": "{n} others",
         "excerpt": "Excerpt",
+        "other_feeds": "Other feeds",
+        "more_from_others": "and {n} more from {feeds}",
     },
     "id": {
         "top_stories": "Berita utama",
@@ -83,6 +85,8 @@ _LABELS: dict[str, dict[str, str]] = {
         "also_more_one": "{n} lainnya",
         "also_more_other": "{n} lainnya",
         "excerpt": "Cuplikan",
+        "other_feeds": "Sumber lain",
+        "more_from_others": "dan {n} lagi dari {feeds}",
     },
 }
 

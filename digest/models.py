@@ -249,10 +249,18 @@ class DigestItem:
 
 @dataclass(frozen=True)
 class DigestSection:
+    """A category or feed and its stories; ``more`` counts those the caps left out.
+
+    With ``other_feeds``, the section stands for that many feeds none of whose stories made
+    the digest: one line for all of them, not a heading each (a thousand feeds must not
+    crowd out the stories).
+    """
+
     title: str
     items: tuple[DigestItem, ...]
     more: int = 0
     more_link: str | None = None
+    other_feeds: int = 0
 
 
 @dataclass(frozen=True)

@@ -348,19 +348,32 @@ def _report(config: Config, digest: Digest, gathered: intake.Intake | None, too_
     )
 
 
+# Sections that only say "and N more" (every story of the feed left out), named one by one
+# up to this many; past it, one line counts them all.
+MAX_EMPTY_SECTIONS = 3
+
+
 def _with_overflow(selection: Selection, overflow: Mapping[str, int]) -> tuple[DigestSection, ...]:
-    """The selection's sections, each counting the backlog it left in "and N more"."""
-    sections = tuple(
+    """The selection's sections, each counting the stories it left out in "and N more"."""
+    sections = [
         replace(section, more=section.more + overflow.get(section.title, 0))
         for section in selection.sections
-    )
+    ]
     named = {section.title for section in selection.sections}
     # A feed whose kept items all went to the top stories still says what it left.
-    return sections + tuple(
+    sections += [
         DigestSection(title=name, items=(), more=count)
         for name, count in overflow.items()
         if name not in named
+    ]
+    full = tuple(s for s in sections if s.items)
+    empty = [s for s in sections if not s.items and s.more]
+    if len(empty) <= MAX_EMPTY_SECTIONS:
+        return full + tuple(empty)
+    others = DigestSection(
+        title="", items=(), more=sum(s.more for s in empty), other_feeds=len(empty)
     )
+    return (*full, others)
 
 
 def record(

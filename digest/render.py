@@ -381,6 +381,13 @@ def _item_view(
 def _more_line(section: DigestSection, items: Sequence[DigestItem], language: str) -> str | None:
     if section.more <= 0:
         return None
+    if section.other_feeds:
+        return i18n.label(
+            language,
+            "more_from_others",
+            n=section.more,
+            feeds=i18n.plural(language, "feed", section.other_feeds),
+        )
     feeds = {display_text(i.article.feed) for i in items}
     # A section named after its one feed reads "and 3 more from Antara"; a category section
     # names the category instead.
@@ -417,7 +424,11 @@ def _context(
         sections.append(
             SectionView(
                 section=section,
-                title=display_text(section.title),
+                title=(
+                    i18n.label(language, "other_feeds")
+                    if section.other_feeds
+                    else display_text(section.title)
+                ),
                 items=views,
                 more=more,
                 more_href=more_href,

@@ -553,3 +553,12 @@ def test_also_covered_by_names_three_then_counts() -> None:
     digest = dataclasses.replace(base, top=(item, *base.top[1:]))
     text = render_digest(digest).text
     assert "Also covered by Wire A, Wire B, Wire C and 4 others" in " ".join(text.split())
+
+
+def test_feeds_with_every_story_left_out_share_one_line() -> None:
+    base = sample_digest()
+    others = DigestSection(title="", items=(), more=2400, other_feeds=940)
+    text = render_digest(dataclasses.replace(base, sections=(*base.sections, others))).text
+    assert "OTHER FEEDS" in text and "and 2400 more from 940 feeds" in text
+    headings = [line for line in text.splitlines() if line == "-" * 72]
+    assert len(headings) == len(base.sections) + (1 if base.top else 0) + 1
