@@ -97,7 +97,7 @@ def check_mail(config: Config) -> list[str]:
 def check_state(path: Path) -> list[str]:
     """Why the state database at ``path`` would stop a build or a send, read-only: it must
     be a SQLite database of a schema this digest knows, and writable (or creatable)."""
-    from digest import store
+    from digest import schema
 
     problems: list[str] = []
     writable = file_problem(path)
@@ -116,7 +116,7 @@ def check_state(path: Path) -> list[str]:
             "digest starts a new one"
         )
         return problems
-    known = len(store._MIGRATIONS)
+    known = len(schema.MIGRATIONS)
     if version > known:
         problems.append(
             f"state: {path} was written by a newer digest (schema {version}, this one knows "

@@ -355,7 +355,7 @@ def test_a_damaged_state_names_its_backup_and_restoring_it_sends_nothing_twice(
 
 
 def test_a_backup_is_taken_before_a_migration(tmp_path: Path) -> None:
-    from digest.store import _MIGRATIONS
+    from digest.schema import MIGRATIONS as _MIGRATIONS
 
     path = tmp_path / "state.sqlite"
     conn = sqlite3.connect(path)  # a state file of the previous format

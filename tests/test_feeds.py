@@ -11,14 +11,13 @@ import pytest
 from digest.errors import ParseError
 from digest.models import FeedSource, FetchResult
 from digest.sources.feeds import (
-    canonical_url,
-    clean_link,
     discover_feed_links,
     normalize_language,
     parse_date,
     parse_feed,
     parse_many,
 )
+from digest.sources.identity import canonical_url, clean_link
 
 NOW = dt.datetime(2026, 11, 26, 7, 0, tzinfo=dt.UTC)
 SRC = FeedSource(url="https://news.example.org/feed.xml", category="World", weight=2.0)

@@ -178,7 +178,7 @@ def test_a_damaged_file_fails_cleanly_in_a_dry_run_too(tmp_path: Path) -> None:
 
 
 def test_version_one_files_are_migrated(tmp_path: Path) -> None:
-    from digest.store import _MIGRATIONS
+    from digest.schema import MIGRATIONS as _MIGRATIONS
 
     path = tmp_path / "old.sqlite"
     conn = sqlite3.connect(path)

@@ -12,7 +12,7 @@ import click
 from digest import backup
 from digest.cli.common import CliState, pass_state, run
 from digest.models import utc_now
-from digest.store import Store
+from digest.store import start_afresh
 
 
 @click.group("state")
@@ -82,9 +82,7 @@ def new(state: CliState) -> None:
 
     def go() -> Path:
         config = state.load()
-        backup.set_aside(config.state, utc_now())
-        with Store(config.state):
-            pass
+        start_afresh(config.state, utc_now())
         return config.state
 
     click.echo(str(run(state, go)))

@@ -4,20 +4,8 @@
 ("bozo") feed still yields its entries plus a warning, and only bytes that hold no feed at
 all (an HTML page, binary, nothing) raise :class:`~digest.errors.ParseError`.
 
-Article identity (``Article.id``), chosen so that the same story is one article across
-fetches, edits and feeds:
-
-1. the entry's link (feedburner's original link when given), canonicalised: scheme
-   ``https``, host lower-cased without ``www.``, default port, fragment and tracking
-   parameters (``utm_*``, ``fbclid``, ``gclid``, ``mc_cid`` ...) dropped. A link is only
-   used when no other entry of the same feed has the same link (some feeds point every entry
-   at their home page); the same article reached through two feeds therefore gets one id,
-   and an edit of its text or guid keeps it.
-2. else the guid/id: canonicalised like a link when it is an http(s) URL, otherwise
-   prefixed with the feed's key (``<feed key>#<guid>``) because bare guids such as ``123``
-   are only unique within their feed. (feedparser already resolves an RSS ``<guid>`` that
-   is not marked ``isPermaLink="false"`` against the feed URL, as RSS says it is a link.)
-3. else ``sha256:`` of title and text.
+Article identity (``Article.id``) follows :mod:`digest.sources.identity`: the canonical link,
+else the guid, else a hash of title and text.
 
 Other fields: ``published`` is aware UTC (published, else updated, else created; None when
 the feed gives no date; more than a day in the future becomes ``now``). ``text`` is the
@@ -36,21 +24,19 @@ import calendar
 import contextlib
 import dataclasses
 import datetime as dt
-import hashlib
 import io
 import json
 import logging
 import os
 import re
 import signal
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from multiprocessing import get_context
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
 import feedparser
 
@@ -58,6 +44,7 @@ from digest.errors import ParseError
 from digest.i18n import language_code
 from digest.models import Article, FeedProblem, FeedSource, FetchResult, Image, ParsedFeed
 from digest.sources.http import looks_like_html
+from digest.sources.identity import assign_ids, clean_link
 from digest.sources.netguard import acceptable_image
 
 log = logging.getLogger(__name__)
@@ -69,50 +56,6 @@ FULL_TEXT_MIN_CHARS = 1000
 FULL_CONTENT_MIN_CHARS = 400
 # Dates further than this in the future are typos or time-zone bugs: taken as "now".
 FUTURE_SLACK = dt.timedelta(days=1)
-
-_TRACKING_EXACT = frozenset(
-    {
-        "fbclid",
-        "gclid",
-        "gclsrc",
-        "dclid",
-        "msclkid",
-        "yclid",
-        "twclid",
-        "igshid",
-        "mc_cid",
-        "mc_eid",
-        "_hsenc",
-        "_hsmi",
-        "mkt_tok",
-        "wt_mc",
-        "wt.mc_id",
-        "wt_zmc",
-        "at_medium",
-        "at_campaign",
-        "at_custom1",
-        "at_custom2",
-        "at_custom3",
-        "at_custom4",
-        "ocid",
-        "cmpid",
-        "ncid",
-        "s_cid",
-        "sr_share",
-        "soc_src",
-        "soc_trk",
-        "ref_src",
-        "ref_url",
-        "__twitter_impression",
-        "_ga",
-        "_gl",
-        "oly_anon_id",
-        "oly_enc_id",
-        "vero_id",
-        "rb_clickid",
-    }
-)
-_TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_")
 
 _WS = re.compile(r"[ \t\r\f\v\u00a0]+")
 
@@ -235,58 +178,6 @@ def _strip_before_declaration(body: bytes) -> bytes:
 
 
 # --- URLs -----------------------------------------------------------------------------
-
-
-def _is_tracking(name: str) -> bool:
-    low = name.lower()
-    return low in _TRACKING_EXACT or low.startswith(_TRACKING_PREFIXES)
-
-
-def clean_link(url: str) -> str:
-    """``url`` without tracking parameters, with a lower-cased host; fragment kept.
-
-    Anything that is not an absolute http(s) URL is returned unchanged (stripped).
-    """
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return url
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return url
-    scheme = parts.scheme.lower()
-    host = parts.hostname.lower()
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    if port is not None and not (
-        (scheme == "http" and port == 80) or (scheme == "https" and port == 443)
-    ):
-        host = f"{host}:{port}"
-    if parts.username or parts.password:
-        auth = parts.username or ""
-        if parts.password:
-            auth += f":{parts.password}"
-        host = f"{auth}@{host}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        kept = [(k, v) for k, v in pairs if not _is_tracking(k)]
-        if len(kept) != len(pairs):
-            query = urlencode(kept, doseq=True)
-    return urlunsplit((scheme, host, parts.path or "/", query, parts.fragment))
-
-
-def canonical_url(url: str) -> str:
-    """The identity form of a link: see the module docstring, rule 1."""
-    cleaned = clean_link(url)
-    parts = urlsplit(cleaned)
-    if parts.scheme not in ("http", "https"):
-        return cleaned
-    host = parts.netloc
-    if host.startswith("www."):
-        host = host[4:]
-    return urlunsplit(("https", host, parts.path or "/", parts.query, ""))
 
 
 def _is_http(url: str) -> bool:
@@ -429,22 +320,6 @@ def _pick_image(candidates: Iterable[Mapping[str, Any]], base: str | None) -> Im
     return best
 
 
-# --- ids ------------------------------------------------------------------------------
-
-
-def guid_id(guid: str, feed_key: str) -> str:
-    """An article id from a feed's guid: a canonical URL, or ``<feed key>#<guid>``."""
-    guid = guid.strip()
-    if _is_http(guid):
-        return canonical_url(guid)
-    return f"{feed_key}#{guid}"
-
-
-def _hash_id(title: str, text: str) -> str:
-    digest = hashlib.sha256(f"{_one_line(title)}\n{_one_line(text)}".encode()).hexdigest()
-    return f"sha256:{digest}"
-
-
 @dataclass(frozen=True)
 class _Draft:
     """One entry as read from the feed, before it gets its id and becomes an Article."""
@@ -458,24 +333,6 @@ class _Draft:
     language: str | None
     author: str | None
     image: Image | None
-
-
-def _assign_ids(drafts: Sequence[_Draft], feed_key: str) -> list[str]:
-    """Apply the module docstring's rules; links shared by two entries are not identities."""
-    canon = [canonical_url(d.link) if d.link and _is_http(d.link) else None for d in drafts]
-    counts = Counter(c for c in canon if c)
-    ids: list[str] = []
-    for draft, link in zip(drafts, canon, strict=True):
-        if link and counts[link] == 1:
-            ids.append(link)
-        elif draft.guid:
-            ids.append(guid_id(draft.guid, feed_key))
-        elif link:
-            # A shared link and no guid: only content tells these entries apart.
-            ids.append(_hash_id(draft.title, link + "\n" + draft.text))
-        else:
-            ids.append(_hash_id(draft.title, draft.text))
-    return ids
 
 
 # --- the parsers ----------------------------------------------------------------------
@@ -500,7 +357,7 @@ def _make_articles(
     from digest.text.clean import strip_feed_boilerplate
 
     # Ids come from the text as the feed gives it, so they never change with the cleaning.
-    ids = _assign_ids(drafts, source.key)
+    ids = assign_ids([(d.link, d.guid, d.title, d.text) for d in drafts], source.key)
     # Lines that recur across this feed's entries (footers, "View full coverage", "The post
     # X appeared first on Y") are its furniture: only here are all its entries at hand.
     texts = strip_feed_boilerplate([(d.title or None, d.text) for d in drafts])

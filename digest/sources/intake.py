@@ -30,7 +30,7 @@ from digest.models import (
 )
 from digest.sources import feeds as feeds_mod
 from digest.sources import fetch as fetch_mod
-from digest.sources import health
+from digest.sources import health, identity
 from digest.sources.http import Http, fetch_by_host, host_of, looks_like_html
 from digest.store import Changes, FeedState, Store
 
@@ -219,38 +219,6 @@ def _account(
     return _Account(parsed.articles, tuple(problems), report, state)
 
 
-def _same_story(old: Article, new: Article) -> bool:
-    """An edit of one entry (same headline, mostly the same words), not another entry."""
-    if " ".join(old.title.casefold().split()) != " ".join(new.title.casefold().split()):
-        return False
-    before, after = set(old.text.casefold().split()), set(new.text.casefold().split())
-    return not (before or after) or len(before & after) / len(before | after) >= 0.5
-
-
-def _reused_links(articles: list[Article], store: Store) -> list[Article]:
-    """A link is an article's identity only while it names one entry. A feed that gives a
-    new entry (a new guid, other words) the link an earlier entry had, as a picture of the
-    day does, has reused it: the new entry takes its guid as its identity instead."""
-    by_link = [a for a in articles if a.guid and a.link and a.id == feeds_mod.canonical_url(a.link)]
-    stored = store.articles_by_id([a.id for a in by_link])
-    out = []
-    for article in articles:
-        old = stored.get(article.id)
-        if (
-            old is not None
-            and article.guid
-            and old.feed_key == article.feed_key
-            and old.guid not in (None, article.guid)
-            and not _same_story(old, article)
-        ):
-            new_id = feeds_mod.guid_id(article.guid, article.feed_key)
-            if new_id == article.id:  # a guid that is the link plus a #fragment
-                new_id = f"{article.feed_key}#{article.guid}"
-            article = replace(article, id=new_id)
-        out.append(article)
-    return out
-
-
 def gather(
     config: Config,
     *,
@@ -285,7 +253,7 @@ def gather(
     # The same article in two feeds is one article; the first feed named keeps it.
     unique: dict[str, Article] = {}
     listed = [a for account in accounts for a in account.articles]
-    for article in _reused_links(listed, store):
+    for article in identity.reused_links(listed, store):
         unique.setdefault(article.id, article)
     known = store.first_seen(list(unique))
     first_seen = {i: known.get(i, now) for i in unique}

@@ -243,7 +243,7 @@ class FeedsFile:
 
     def remove(self, name_or_url: str) -> FeedSource:
         """Remove the one feed whose URL or name (case-insensitive) is ``name_or_url``."""
-        from digest.sources.feeds import canonical_url
+        from digest.sources.identity import canonical_url
 
         wanted = name_or_url.strip()
         outlines = self._feed_outlines()
@@ -304,7 +304,7 @@ def _prolog(data: bytes) -> str:
 
 
 def _known(sources: Iterable[FeedSource]) -> set[str]:
-    from digest.sources.feeds import canonical_url
+    from digest.sources.identity import canonical_url
 
     return {canonical_url(s.url) for s in sources if s.url}
 
@@ -312,7 +312,7 @@ def _known(sources: Iterable[FeedSource]) -> set[str]:
 def add_feed(feeds_file: Path, source: FeedSource, *, existing: Sequence[FeedSource] = ()) -> None:
     """Append ``source`` to the feeds file (created when missing); FeedsFileError when the
     URL is not http(s) or already subscribed (in the file or in ``existing``)."""
-    from digest.sources.feeds import canonical_url
+    from digest.sources.identity import canonical_url
 
     if source.url is None or not _HTTP.match(source.url):
         raise FeedsFileError(
@@ -370,7 +370,7 @@ def import_feeds(
     incoming = parse_opml(data)
     not_http = len(parsed.feeds) - len(incoming)
     document = FeedsFile.load(feeds_file)
-    from digest.sources.feeds import canonical_url
+    from digest.sources.identity import canonical_url
 
     known = _known([*existing, *document.sources()])
     added = duplicates = 0
