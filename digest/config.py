@@ -31,6 +31,7 @@ from digest.i18n import is_language_code
 from digest.models import SUMMARY_METHODS, FeedSource
 
 ENV_VAR = "DIGEST_CONFIG"
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DEFAULT_NAME = "config.yaml"
 
 
@@ -110,7 +111,7 @@ class LimitsConfig(_Model):
 
 
 DEFAULT_CONCURRENCY = 16
-MAX_CONCURRENCY = 128
+MAX_CONCURRENCY = 256
 
 
 class FetchConfig(_Model):
@@ -282,7 +283,7 @@ class Config(_Model):
     def fetch_concurrency(self) -> int:
         """Requests in flight at once: ``fetch.concurrency``, or by default enough for every
         host to have its ``per_host`` requests going (the per-host limit protects each
-        server), at least 16 and at most 128."""
+        server), at least 16 and at most 256."""
         if self.fetch.concurrency is not None:
             return self.fetch.concurrency
         from urllib.parse import urlsplit
@@ -452,7 +453,9 @@ def load_config(path: str | Path | None = None) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: cannot be read ({exc})") from None
     try:
-        data = yaml.safe_load(text)
+        # libyaml's parser when PyYAML has it: a config of a thousand feeds reads in
+        # milliseconds instead of a second; the same safe constructors either way.
+        data = yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

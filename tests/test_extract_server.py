@@ -481,3 +481,19 @@ def test_teaser_feed_to_full_text_summary(httpserver: HTTPServer, client: Http) 
         assert sentence in body, sentence
         for junk in WP_BOILERPLATE:
             assert junk not in sentence
+
+
+def test_an_unreachable_host_is_said_once_not_as_robots(caplog: pytest.LogCaptureFixture) -> None:
+    """Offline or unresolvable: "cannot reach HOST", once per host, never "robots.txt"."""
+
+    def nowhere(host: str) -> list[str]:
+        raise OSError("Name or service not known")
+
+    arts = [teaser(f"https://gone.example/story/{n}", id=str(n)) for n in range(5)]
+    with caplog.at_level(logging.INFO, logger="digest.sources.pages"):
+        out = fetch_articles(arts, mode_for=auto, resolve=nowhere)
+    assert out == arts
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert "cannot reach gone.example" in warnings[0]
+    assert not any("robots" in r.getMessage() for r in caplog.records)
