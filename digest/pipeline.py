@@ -209,6 +209,7 @@ def compose(
             max_items=config.limits.max_items,
             max_items_per_feed=config.limits.max_items_per_feed,
         )
+        short = rank.complete(short, pool, store)
         stages.done("rank")
         work = _full_text(config, gathered, pool, short, store=store, http=http, now=now)
         stages.done("full text")

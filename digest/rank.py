@@ -39,6 +39,9 @@ class Pool:
     too_old: int = 0
     # Per section, older unsent articles not considered (they count in "and N more").
     overflow: Mapping[str, int] = field(default_factory=dict)
+    # Candidates read from the store with only their lead (the cheap ranking needs no more):
+    # :func:`complete` reads the whole text of those that make the shortlist.
+    partial: frozenset[str] = frozenset()
 
 
 def _when(article: Article, seen: dt.datetime) -> dt.datetime:
@@ -67,13 +70,16 @@ def candidates(
     """The pinned articles of ``date``, then the newest unsent ones: those just gathered
     (``articles``, with their ``first_seen``) and those the store holds from earlier runs."""
     pinned = {c.article.id: c for c in recorded(store, date).candidates}
+    live_feeds = {s.key for s in config.feed_sources()}
     pool: dict[str, tuple[Article, dt.datetime]] = {}
-    for article, seen in store.undigested_articles(now):
+    # Tens of thousands of stored candidates at a thousand feeds: only their leads are read.
+    for article, seen in store.undigested_articles(now, live_feeds, text_chars=select.LEAD_CHARS):
         pool[article.id] = (article, seen)
+    partial = set(pool)
     for article in articles:
         pool[article.id] = (article, first_seen.get(article.id, now))
+        partial.discard(article.id)
     elsewhere = store.digest_dates_of(list(pool))
-    live_feeds = {s.key for s in config.feed_sources()}
     hours = config.limits.max_age_hours
     cutoff = now - dt.timedelta(hours=hours) if hours else None
     out = [
@@ -104,7 +110,7 @@ def candidates(
         for article, _ in entries[keep:]:
             section = article.category or article.feed
             overflow[section] = overflow.get(section, 0) + 1
-    return Pool(tuple(out), too_old, overflow)
+    return Pool(tuple(out), too_old, overflow, frozenset(partial))
 
 
 # --- the cheap ranking: which stories get full text and a summary ------------------------
@@ -176,6 +182,21 @@ def shortlist(
         len(kept),
     )
     return Shortlist(tuple(kept), copies, dict(overflow), found.pairs_compared)
+
+
+def complete(short: Shortlist, pool: Pool, store: Store) -> Shortlist:
+    """``short`` with the whole text of the candidates that were read with their lead only
+    (the copies keep their lead: they are recorded and named, never summarised)."""
+    wanted = [c.article.id for c in short.candidates if c.article.id in pool.partial]
+    if not wanted:
+        return short
+    whole = store.articles_by_id(wanted)
+    return replace(
+        short,
+        candidates=tuple(
+            replace(c, article=whole.get(c.article.id, c.article)) for c in short.candidates
+        ),
+    )
 
 
 def attach_copies(item: DigestItem, copies: Mapping[str, tuple[Article, ...]]) -> DigestItem:

@@ -66,7 +66,8 @@ def reading_minutes(text: str) -> int:
 
 def _words(text: str) -> set[str]:
     out: set[str] = set()
-    for w in _WORD.findall(text.lower()):
+    # Each distinct word once: a thousand feeds give tens of thousands of leads to read.
+    for w in set(_WORD.findall(text.lower())):
         # Scripts without spaces (Chinese, Japanese, Thai) give long runs: use bigrams.
         if len(w) > 12 and not w.isascii():
             out.update(w[i : i + 2] for i in range(len(w) - 1))
@@ -98,9 +99,10 @@ def _weigh(docs: Sequence[dict[str, float]]) -> tuple[list[dict[str, float]], Co
     for doc in docs:
         df.update(doc.keys())
     n = len(docs)
+    idf = {t: math.log((1 + n) / (1 + f) + 1) for t, f in df.items()}
     vectors = []
     for doc in docs:
-        vec = {t: w * math.log((1 + n) / (1 + df[t]) + 1) for t, w in doc.items()}
+        vec = {t: w * idf[t] for t, w in doc.items()}
         norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
         vectors.append({t: v / norm for t, v in vec.items()})
     return vectors, df

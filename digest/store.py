@@ -21,7 +21,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -505,21 +505,35 @@ class Store:
         return out
 
     def undigested_articles(
-        self, before: dt.datetime, feed_keys: Iterable[str] | None = None
+        self,
+        before: dt.datetime,
+        feed_keys: Iterable[str] | None = None,
+        *,
+        text_chars: int | None = None,
     ) -> list[tuple[Article, dt.datetime]]:
-        """Stored articles first seen before ``before`` that are in no digest yet."""
+        """Stored articles first seen before ``before`` that are in no digest yet.
+
+        With ``text_chars``, each article's text is cut to its first ``text_chars``
+        characters as it is read (row by row, never all whole texts at once): a pool of
+        tens of thousands of candidates is ranked on their leads, and only the few kept
+        need their whole text (:meth:`articles_by_id`). Such an article is never written back.
+        """
         rows = self.conn.execute(
             "SELECT a.data, a.first_seen, a.feed_key FROM articles a "
             "WHERE a.first_seen <= ? AND NOT EXISTS "
             "(SELECT 1 FROM digest_items d WHERE d.article_id = a.id) ORDER BY a.first_seen",
             (_iso(before),),
-        ).fetchall()
+        )
         keys = None if feed_keys is None else set(feed_keys)
-        return [
-            (article_from_json(r[0]), dt.datetime.fromisoformat(r[1]))
-            for r in rows
-            if keys is None or r[2] in keys
-        ]
+        out = []
+        for data, first_seen, feed_key in rows:
+            if keys is not None and feed_key not in keys:
+                continue
+            article = article_from_json(data)
+            if text_chars is not None and len(article.text) > text_chars:
+                article = replace(article, text=article.text[:text_chars])
+            out.append((article, dt.datetime.fromisoformat(first_seen)))
+        return out
 
     def digest_dates_of(self, ids: Sequence[str]) -> dict[str, dt.date]:
         """For each id already in a digest, the earliest digest date it went into."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from digest.config import load_config
-from digest.pipeline import build_and_write, build_digest
+from digest.pipeline import build_and_write, build_digest, fetch_and_store
 from digest.store import Store
 from tests.conftest import write_config
 
@@ -341,3 +341,29 @@ def test_a_replay_shows_the_footer_the_date_had(tmp_path: Path, fixed_now: dt.da
     )
     assert replayed.problems == day1.problems
     assert "Missing" in rendered.text
+
+
+def test_a_stored_candidate_is_summarised_from_its_whole_text(
+    tmp_path: Path, fixed_now: dt.datetime
+) -> None:
+    # The pool reads stored candidates with their lead only (a thousand feeds' backlog);
+    # the one the digest shows must still be summarised, and replayed, from all of it.
+    tail = "The final paragraph says that tickets will cost less for students and pensioners."
+    text = LONG + tail
+    (tmp_path / "f.xml").write_text(
+        _rss([("Transport plan", "https://ex.org/t", text)]), encoding="utf-8"
+    )
+    config = load_config(
+        write_config(tmp_path, {"feeds": [{"path": "f.xml", "full_text": "never"}]})
+    )
+    fetch_and_store(config, now=fixed_now)  # stored, in no digest yet
+    with Store(config.state) as store:
+        ((lead, _),) = store.undigested_articles(fixed_now, text_chars=40)
+        assert lead.text == text[:40]
+        ((whole, _),) = store.undigested_articles(fixed_now)
+        assert whole.text == text
+    later = fixed_now + dt.timedelta(hours=1)
+    (item,) = build_digest(config, now=later).items
+    assert item.article.text == text
+    (replayed,) = build_digest(config, now=later, replay=True).items
+    assert replayed.article.text == text
