@@ -128,4 +128,10 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     UPDATE digests SET sealed_at = built_at
         WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.date = digests.date);
     """,
+    # 7: a feed's articles by when it last listed them: an unchanged feed marks what it
+    # still lists with one index seek, not a scan of every article (1,000 unchanged feeds
+    # cost 22 s of a build without it).
+    """
+    CREATE INDEX articles_feed_seen ON articles (feed_key, last_seen);
+    """,
 )

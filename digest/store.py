@@ -535,6 +535,15 @@ class Store:
             out.append((article, dt.datetime.fromisoformat(first_seen)))
         return out
 
+    def pool_articles(self, date: dt.date) -> Iterator[tuple[str, str]]:
+        """``(id, content hash)`` of every article a digest of ``date`` could hold: those
+        recorded for it and those in no digest, in id order."""
+        yield from self.conn.execute(
+            "SELECT a.id, a.content_hash FROM articles a WHERE NOT EXISTS (SELECT 1 FROM "
+            "digest_items d WHERE d.article_id = a.id AND d.date <> ?) ORDER BY a.id",
+            (date.isoformat(),),
+        )
+
     def digest_dates_of(self, ids: Sequence[str]) -> dict[str, dt.date]:
         """For each id already in a digest, the earliest digest date it went into."""
         out: dict[str, dt.date] = {}

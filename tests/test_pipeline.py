@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import load_config
+from digest.config import Config, load_config
 from digest.pipeline import build_and_write, build_digest, fetch_and_store
 from digest.store import Store
 from tests.conftest import write_config
@@ -367,3 +367,60 @@ def test_a_stored_candidate_is_summarised_from_its_whole_text(
     assert item.article.text == text
     (replayed,) = build_digest(config, now=later, replay=True).items
     assert replayed.article.text == text
+
+
+def _thirty_stories(tmp_path: Path, extra: list[tuple[str, str, str]] | None = None) -> None:
+    items = [
+        (f"Story {n} about topic{n}", f"https://ex.org/{n}", f"Topic{n} news. {LONG}")
+        for n in range(30)
+    ]
+    (tmp_path / "f.xml").write_text(_rss((extra or []) + items), encoding="utf-8")
+
+
+def _config(tmp_path: Path, max_items: int = 5) -> Config:
+    return load_config(
+        write_config(
+            tmp_path,
+            {
+                "feeds": [{"path": "f.xml", "full_text": "never"}],
+                "limits": {"max_items": max_items, "max_items_per_feed": 20},
+            },
+        )
+    )
+
+
+def test_a_second_build_with_nothing_new_chooses_the_same_without_ranking_again(
+    tmp_path: Path, fixed_now: dt.datetime
+) -> None:
+    _thirty_stories(tmp_path)
+    config = _config(tmp_path)
+    first = build_digest(config, now=fixed_now)
+    assert first.stats.candidates == 30 and len(first.items) == 5
+    later = fixed_now + dt.timedelta(hours=2)
+    for dry_run in (True, False):
+        again = build_digest(config, now=later, dry_run=dry_run)
+        # The recorded stories only: the 25 others in the pool were not ranked again.
+        assert again.stats.candidates == 5
+        assert [i.article.id for i in again.items] == [i.article.id for i in first.items]
+
+
+def test_a_second_build_ranks_again_when_anything_it_chose_from_changed(
+    tmp_path: Path, fixed_now: dt.datetime
+) -> None:
+    _thirty_stories(tmp_path)
+    config = _config(tmp_path)
+    build_digest(config, now=fixed_now)
+    later = fixed_now + dt.timedelta(hours=2)
+    # Another config: the whole pool again.
+    wider = build_digest(_config(tmp_path, max_items=6), now=later, dry_run=True)
+    assert wider.stats.candidates == 30 and len(wider.items) == 6
+    # Another article in the store (a `digest fetch` between the builds): so does the pool.
+    _thirty_stories(tmp_path, [("Breaking story", "https://ex.org/new", f"Breaking. {LONG}")])
+    fetch_and_store(config, now=later)
+    _thirty_stories(tmp_path)
+    fetch_and_store(config, now=later)
+    assert build_digest(config, now=later, dry_run=True).stats.candidates == 31
+    # A new article in this very build: likewise.
+    _thirty_stories(tmp_path, [("Another story", "https://ex.org/other", f"Other. {LONG}")])
+    rebuilt = build_digest(config, now=later)
+    assert rebuilt.stats.candidates == 32
