@@ -107,7 +107,7 @@ class ExtractedPage:
     url: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Article:
     """One entry of a feed, with plain text (never HTML) in ``text``.
 

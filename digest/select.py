@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import hashlib
 import logging
 import math
 import re
@@ -39,7 +40,7 @@ VERIFY_CAP = 16
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """An article that may go into the digest, with its summary and first-seen time."""
 
@@ -93,23 +94,32 @@ def _lead(c: Candidate) -> str:
     return " ".join(c.summary.sentences[:1]) or c.article.text[:LEAD_CHARS]
 
 
-def _weigh(docs: Sequence[dict[str, float]]) -> tuple[list[dict[str, float]], Counter[str]]:
-    """Unit-length TF-IDF vectors of ``docs``, and each term's document frequency."""
+def _weigh(docs: Sequence[dict[str, float]]) -> tuple[Sequence[dict[str, float]], Counter[str]]:
+    """``docs`` made unit-length TF-IDF vectors, in place (tens of thousands of candidates:
+    no second copy), and each term's document frequency."""
     df: Counter[str] = Counter()
     for doc in docs:
         df.update(doc.keys())
     n = len(docs)
     idf = {t: math.log((1 + n) / (1 + f) + 1) for t, f in df.items()}
-    vectors = []
     for doc in docs:
-        vec = {t: w * idf[t] for t, w in doc.items()}
-        norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
-        vectors.append({t: v / norm for t, v in vec.items()})
-    return vectors, df
+        for t, w in doc.items():
+            doc[t] = w * idf[t]
+        norm = math.sqrt(sum(v * v for v in doc.values())) or 1.0
+        for t, v in doc.items():
+            doc[t] = v / norm
+    return docs, df
 
 
-def _vectors(candidates: Sequence[Candidate]) -> list[dict[str, float]]:
+def _vectors(candidates: Sequence[Candidate]) -> Sequence[dict[str, float]]:
     return _weigh(_docs(candidates))[0]
+
+
+def _text_key(doc: dict[str, float]) -> bytes | None:
+    # The same terms with the same weights: the same vector. 16 bytes, not a copy of the doc.
+    if not doc:
+        return None
+    return hashlib.blake2b(repr(sorted(doc.items())).encode(), digest_size=16).digest()
 
 
 def _fingerprint(c: Candidate) -> tuple[str, str]:
@@ -168,6 +178,7 @@ def clustering(
     cosines are computed per representative, most promising first.
     """
     docs = _docs(candidates)
+    keys = [_text_key(doc) for doc in docs]
     vectors, df = _weigh(docs)
     parent = list(range(len(candidates)))
 
@@ -196,7 +207,7 @@ def clustering(
                     union(first_of[key], i)
                 else:
                     first_of[key] = i
-        reps = _collapse(members, docs, candidates)
+        reps = _collapse(members, keys, candidates)
         representatives += len(reps)
         for rep in reps:
             if len(rep.feeds) > 1:
@@ -239,14 +250,14 @@ class _Rep:
 
 
 def _collapse(
-    members: Sequence[int], docs: Sequence[dict[str, float]], candidates: Sequence[Candidate]
+    members: Sequence[int], keys: Sequence[bytes | None], candidates: Sequence[Candidate]
 ) -> list[_Rep]:
-    by_text: dict[frozenset[tuple[str, float]], _Rep] = {}
+    by_text: dict[bytes, _Rep] = {}
     reps: list[_Rep] = []
     for i in members:
-        if not docs[i]:
+        key = keys[i]
+        if key is None:
             continue  # no words: a cosine of 0 with everything, never merged by similarity
-        key = frozenset(docs[i].items())
         feed = candidates[i].article.feed_key
         rep = by_text.get(key)
         if rep is None:
