@@ -22,9 +22,10 @@ Baseline, measured in the same invocation (also in a fresh process): plain seque
 ``feedparser.parse`` of the same files. Prints per run the wall time, CPU (the process and
 its parse workers), peak RSS, then the build's own figures from ``Digest.stats`` (candidates,
 page fetches, summaries computed, clustering pairs compared, seconds per stage) and the
-stories and footer problems of the digest; figures the pipeline does not fill in yet print
-as n/a. Last line: ``RESULT scale_wall_ratio <local cold wall / parse time> x
-(feedparser_parse_s <parse time>)``; issue 13 asks for at most 1.5 x.
+stories and footer problems of the digest; stages a run did not go through (a second build
+with nothing new replays the date's stories and ranks nothing) print as n/a. Last line:
+``RESULT scale_wall_ratio <local cold wall / parse time> x (feedparser_parse_s <parse
+time>)``; issue 13 asks for at most 1.5 x.
 """
 
 from __future__ import annotations
@@ -246,8 +247,8 @@ def run_job(job: dict[str, Any], timeout: float) -> dict[str, Any]:
 
 
 def _fmt(value: Any, spec: str = "d") -> str:
-    # 0 or missing: a figure the pipeline does not fill in yet (issue 13 adds them).
-    if value is None or value == 0 or value == []:
+    # Missing: a stage the run skipped (a replay ranks nothing) or a figure it cannot have.
+    if value is None or value == []:
         return "n/a"
     return format(value, spec)
 
@@ -367,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "read; cands = candidates, pages = article "
             "pages fetched, summ = summaries computed, pairs = clustering cosines, shown = "
             "stories in the digest, probl = footer problem lines; runs in parentheses prepare "
-            "the state for the next one; n/a: not reported by the pipeline yet)"
+            "the state for the next one; n/a: a stage the run did not go through)"
         )
         cold = next((r for r in runs if r.name == "local cold" and "error" not in r.figures), None)
         if cold is None:
