@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import logging
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -414,8 +415,12 @@ def record(
         if outbox is not None:
             outbox()
     store.prune(now, config.retention_days)
-    # Only a shortcut for the next build: lost, that build ranks the pool again.
-    store.set_meta(BASIS, basis(config, store, digest.date))
+    # Only a shortcut for the next build: if it cannot be written (a full disk after the
+    # digest was recorded), that build ranks the pool again.
+    try:
+        store.set_meta(BASIS, basis(config, store, digest.date))
+    except (DigestError, sqlite3.Error) as exc:
+        log.debug("build basis not kept: %s", exc)
 
 
 # The meta key of what the latest recorded build chose from (see :func:`basis`).
@@ -428,6 +433,8 @@ def basis(config: Config, store: Store, date: dt.date) -> str:
     build that gathers nothing new and finds the basis recorded for the date unchanged
     would choose the same stories again (recency aside), so it replays them instead."""
     digest = hashlib.blake2b(repr(config).encode(), digest_size=16)
+    # The feeds of a feeds_file are read when asked for, not held in the config.
+    digest.update(repr(config.feed_sources()).encode())
     for article_id, content_hash in store.pool_articles(date):
         digest.update(f"{article_id} {content_hash}\n".encode())
     return f"{date.isoformat()} {digest.hexdigest()}"

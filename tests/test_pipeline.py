@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from digest.config import Config, load_config
-from digest.pipeline import build_and_write, build_digest, fetch_and_store
+from digest.pipeline import basis, build_and_write, build_digest, fetch_and_store
 from digest.store import Store
 from tests.conftest import write_config
 
@@ -424,3 +424,21 @@ def test_a_second_build_ranks_again_when_anything_it_chose_from_changed(
     _thirty_stories(tmp_path, [("Another story", "https://ex.org/other", f"Other. {LONG}")])
     rebuilt = build_digest(config, now=later)
     assert rebuilt.stats.candidates == 32
+
+
+def test_the_basis_of_a_build_covers_the_feeds_file(tmp_path: Path, fixed_now: dt.datetime) -> None:
+    # Subscriptions in a feeds_file are read when asked for: editing it (`digest feeds add`,
+    # a new folder) must make the next build rank its pool again.
+    opml = tmp_path / "feeds.opml"
+
+    def subscribe(*urls: str) -> None:
+        outlines = "".join(f'<outline type="rss" text="F" xmlUrl="{u}"/>' for u in urls)
+        opml.write_text(f'<opml version="2.0"><body>{outlines}</body></opml>', encoding="utf-8")
+
+    subscribe("https://a.example/feed")
+    config = load_config(write_config(tmp_path, {"feeds_file": "feeds.opml"}))
+    with Store(config.state) as store:
+        before = basis(config, store, fixed_now.date())
+        assert basis(config, store, fixed_now.date()) == before
+        subscribe("https://a.example/feed", "https://b.example/feed")
+        assert basis(config, store, fixed_now.date()) != before
