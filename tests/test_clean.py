@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from digest.text.clean import clean_text
-from digest.text.html import html_to_text, looks_like_html
+from digest.text.html import html_to_text, is_markup
 
 DATA = Path(
     os.environ.get("DIGEST_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -80,10 +80,10 @@ def test_html_to_text_never_raises_and_leaves_no_tags(markup: str) -> None:
     assert not re.search(r"&(?:amp|lt|gt|#x41);", text)
 
 
-def test_looks_like_html() -> None:
-    assert looks_like_html("<p>One</p><p>Two</p>")
-    assert looks_like_html("<!DOCTYPE html><html>")
-    assert not looks_like_html("a < b and c > d")
+def test_is_markup_tells_markup_from_text_with_angle_brackets() -> None:
+    assert is_markup("<p>One</p><p>Two</p>")
+    assert is_markup("<!DOCTYPE html><html>")
+    assert not is_markup("a < b and c > d")
 
 
 @pytest.mark.skipif(not SEED.is_file(), reason=f"seed article not found at {SEED}")

@@ -16,7 +16,7 @@ from typing import Literal
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["html_to_text", "input_kind", "looks_like_html", "strip_markup"]
+__all__ = ["html_to_text", "input_kind", "is_markup", "strip_markup"]
 
 _BLOCK_TAGS = frozenset(
     [
@@ -326,7 +326,7 @@ def strip_markup(text: str) -> str:
     return text.replace("<", " ").replace("&", " ")
 
 
-def looks_like_html(text: str) -> bool:
+def is_markup(text: str) -> bool:
     """True when ``text`` is markup rather than plain text (a tag or entity near the start)."""
     return input_kind(text) != "text"
 
