@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -90,3 +91,16 @@ def public_server() -> Iterator[HTTPServer]:
 
 def public_url(server: HTTPServer, path: str) -> str:
     return f"http://{PUBLIC_HOST}:{server.port}{path}"
+
+
+@pytest.fixture
+def quiet_test_servers() -> Iterator[None]:
+    """Loopback servers of other tests live in this process (aiosmtpd's asyncio tasks are
+    collected whenever); their log lines are not what a command under test wrote to stderr."""
+    loggers = [logging.getLogger(name) for name in ("asyncio", "mail.log")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    yield
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)

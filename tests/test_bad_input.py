@@ -10,7 +10,6 @@ wherever it likes. `summarize` and `extract` have tests of their own.
 
 from __future__ import annotations
 
-import logging
 import os
 import pwd
 import shutil
@@ -30,18 +29,8 @@ from click.testing import CliRunner
 from digest.cli import main
 from tests.conftest import REPO
 
-
-@pytest.fixture(autouse=True)
-def _quiet_test_servers() -> Iterator[None]:
-    """Loopback servers of other tests live in this process (aiosmtpd's asyncio tasks are
-    collected whenever); their log lines are not what this command wrote to stderr."""
-    loggers = [logging.getLogger(name) for name in ("asyncio", "mail.log")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.CRITICAL)
-    yield
-    for logger, level in zip(loggers, levels, strict=True):
-        logger.setLevel(level)
+# What these tests read on stderr is what the command wrote, not other tests' servers.
+pytestmark = pytest.mark.usefixtures("quiet_test_servers")
 
 
 FEED = (

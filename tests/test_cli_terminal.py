@@ -11,7 +11,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,18 +20,8 @@ from digest.cli import main
 from digest.cli.common import SafeFormatter, escape_controls
 from tests.conftest import REPO
 
-
-@pytest.fixture(autouse=True)
-def _quiet_test_servers() -> Iterator[None]:
-    """Loopback servers of other tests live in this process (aiosmtpd's asyncio tasks are
-    collected whenever); their log lines are not what this command wrote to stderr."""
-    loggers = [logging.getLogger(name) for name in ("asyncio", "mail.log")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.CRITICAL)
-    yield
-    for logger, level in zip(loggers, levels, strict=True):
-        logger.setLevel(level)
+# What these tests read on stderr is what the command wrote, not other tests' servers.
+pytestmark = pytest.mark.usefixtures("quiet_test_servers")
 
 
 NASTY = "title \x1b]0;pwned\x07 \x1b[2J\rfake line\nWARNING forged: \u202eevil \ud800 \x9b31m"
