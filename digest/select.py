@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import hashlib
 import logging
 import math
 import re
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -77,26 +77,23 @@ def _words(text: str) -> set[str]:
     return out
 
 
-def _docs(candidates: Sequence[Candidate]) -> list[dict[str, float]]:
-    # Presence, not counts: a number repeated in a title must not outweigh the words.
-    # Title words count twice as much as words of the lead.
-    docs: list[dict[str, float]] = []
-    for c in candidates:
-        doc = dict.fromkeys(_words(_lead(c)), 1.0)
-        doc.update(dict.fromkeys(_words(c.article.title), 2.0))
-        docs.append(doc)
-    return docs
-
-
 def _lead(c: Candidate) -> str:
     # The summary's first sentence, or before there is a summary (the pipeline may cluster
     # on cheap signals first) the start of the feed's own text.
     return " ".join(c.summary.sentences[:1]) or c.article.text[:LEAD_CHARS]
 
 
-def _weigh(docs: Sequence[dict[str, float]]) -> tuple[Sequence[dict[str, float]], Counter[str]]:
-    """``docs`` made unit-length TF-IDF vectors, in place (tens of thousands of candidates:
-    no second copy), and each term's document frequency."""
+def _vectors(candidates: Sequence[Candidate]) -> list[dict[str, float]]:
+    """The definition of what clustering compares, one plain vector per candidate (the
+    tests' and benchmarks' all-pairs reference; :class:`_Texts` holds the same weights
+    compactly): unit-length TF-IDF over the words of the title and lead. Presence, not
+    counts: a number repeated in a title must not outweigh the words. Title words weigh
+    twice as much as words of the lead."""
+    docs: list[dict[str, float]] = []
+    for c in candidates:
+        doc = dict.fromkeys(_words(_lead(c)), 1.0)
+        doc.update(dict.fromkeys(_words(c.article.title), 2.0))
+        docs.append(doc)
     df: Counter[str] = Counter()
     for doc in docs:
         df.update(doc.keys())
@@ -108,18 +105,54 @@ def _weigh(docs: Sequence[dict[str, float]]) -> tuple[Sequence[dict[str, float]]
         norm = math.sqrt(sum(v * v for v in doc.values())) or 1.0
         for t, v in doc.items():
             doc[t] = v / norm
-    return docs, df
+    return docs
 
 
-def _vectors(candidates: Sequence[Candidate]) -> Sequence[dict[str, float]]:
-    return _weigh(_docs(candidates))[0]
+class _Texts:
+    """The title + lead of every candidate as term ids, one copy per distinct text.
 
+    What clustering holds per candidate is an index: a thousand feeds carry each wire story
+    many times, and the words are interned once. Terms of the title are stored as ``~id``
+    (they weigh twice); the weights are those of :func:`_vectors`.
+    """
 
-def _text_key(doc: dict[str, float]) -> bytes | None:
-    # The same terms with the same weights: the same vector. 16 bytes, not a copy of the doc.
-    if not doc:
-        return None
-    return hashlib.blake2b(repr(sorted(doc.items())).encode(), digest_size=16).digest()
+    __slots__ = ("doc_of", "docs", "idf")
+
+    def __init__(self, candidates: Sequence[Candidate]) -> None:
+        vocab: dict[str, int] = {}
+        distinct: dict[bytes, int] = {}
+        self.docs: list[array[int]] = []
+        copies: list[int] = []
+        # Per candidate: its text's index, or -1 when it has no words (a cosine of 0 with
+        # everything, never merged by similarity).
+        self.doc_of = array("l")
+        for c in candidates:
+            title = _words(c.article.title)
+            ids = [vocab.setdefault(w, len(vocab)) for w in _words(_lead(c)) - title]
+            ids += [~vocab.setdefault(w, len(vocab)) for w in title]
+            doc = array("l", sorted(ids))
+            key = doc.tobytes()
+            index = distinct.get(key, -1) if ids else -1
+            if ids and index < 0:
+                index = distinct[key] = len(self.docs)
+                self.docs.append(doc)
+                copies.append(0)
+            if index >= 0:
+                copies[index] += 1
+            self.doc_of.append(index)
+        df = array("l", bytes(8 * len(vocab)))
+        for doc, count in zip(self.docs, copies, strict=True):
+            for t in doc:
+                df[t if t >= 0 else ~t] += count
+        n = len(candidates)
+        self.idf = array("d", (math.log((1 + n) / (1 + f) + 1) for f in df))
+
+    def vector(self, index: int) -> dict[int, float]:
+        """The unit-length TF-IDF vector of distinct text ``index``, by term id."""
+        idf = self.idf
+        vec = {t if t >= 0 else ~t: idf[t] if t >= 0 else 2.0 * idf[~t] for t in self.docs[index]}
+        norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+        return {t: v / norm for t, v in vec.items()}
 
 
 def _fingerprint(c: Candidate) -> tuple[str, str]:
@@ -177,9 +210,7 @@ def clustering(
     representatives' rarest terms is not used to find pairs, and at most ``verify_cap``
     cosines are computed per representative, most promising first.
     """
-    docs = _docs(candidates)
-    keys = [_text_key(doc) for doc in docs]
-    vectors, df = _weigh(docs)
+    texts = _Texts(candidates)
     parent = list(range(len(candidates)))
 
     def find(i: int) -> int:
@@ -207,12 +238,12 @@ def clustering(
                     union(first_of[key], i)
                 else:
                     first_of[key] = i
-        reps = _collapse(members, keys, candidates)
+        reps = _collapse(members, texts.doc_of, candidates)
         representatives += len(reps)
         for rep in reps:
             if len(rep.feeds) > 1:
                 rep.join(union)  # identical vectors from two feeds: a cosine of 1
-        found, computed = _pair(reps, vectors, df, (postings_cap, verify_cap), find, union)
+        found, computed = _pair(reps, texts, (postings_cap, verify_cap), find, union)
         proposed, compared = proposed + found, compared + computed
     groups: dict[int, list[int]] = defaultdict(list)
     for i in range(len(candidates)):
@@ -250,13 +281,13 @@ class _Rep:
 
 
 def _collapse(
-    members: Sequence[int], keys: Sequence[bytes | None], candidates: Sequence[Candidate]
+    members: Sequence[int], doc_of: Sequence[int], candidates: Sequence[Candidate]
 ) -> list[_Rep]:
-    by_text: dict[bytes, _Rep] = {}
+    by_text: dict[int, _Rep] = {}
     reps: list[_Rep] = []
     for i in members:
-        key = keys[i]
-        if key is None:
+        key = doc_of[i]
+        if key < 0:
             continue  # no words: a cosine of 0 with everything, never merged by similarity
         feed = candidates[i].article.feed_key
         rep = by_text.get(key)
@@ -271,8 +302,7 @@ def _collapse(
 
 def _pair(
     reps: Sequence[_Rep],
-    vectors: Sequence[dict[str, float]],
-    df: Counter[str],
+    texts: _Texts,
     caps: tuple[int, int],
     find: Callable[[int], int],
     union: Callable[[int, int], None],
@@ -287,58 +317,73 @@ def _pair(
     through the prefixes' postings can match. For those, the dot product over the shared
     prefix terms plus the product of both norms after the shorter prefix bounds the cosine,
     which rules out most of them without computing it.
+
+    Each representative is held as three flat arrays (its terms' ranks, rarest first, their
+    weights and the norm after each), and a posting is the representative's number: tens of
+    thousands of distinct texts cost a few megabytes, not a dictionary and tuples each.
     """
     postings_cap, verify_cap = caps
     # A hair under the threshold, so float rounding never drops a pair right at it.
     threshold = SAME_STORY * (1 - 1e-9)
-    vecs = [vectors[rep.anchor] for rep in reps]
-    order = sorted({t for vec in vecs for t in vec}, key=lambda t: (df[t], t))
+    docs = [texts.doc_of[rep.anchor] for rep in reps]
+    df = texts.idf  # rarest first: the highest idf first, ties by term id
+    order = sorted(
+        {t if t >= 0 else ~t for d in docs for t in texts.docs[d]}, key=lambda t: (-df[t], t)
+    )
     rank = {t: k for k, t in enumerate(order)}
-    ranks: list[list[int]] = []  # each vector's term ranks, ascending
-    tails: list[list[float]] = []  # tails[r][k]: norm of vector r's terms from its k-th on
-    prefixes: list[list[str]] = []
-    lengths: Counter[str] = Counter()
-    for vec in vecs:
-        terms = sorted(vec, key=rank.__getitem__)
-        squares = [0.0] * (len(terms) + 1)
-        for k in range(len(terms) - 1, -1, -1):
-            squares[k] = squares[k + 1] + vec[terms[k]] ** 2
-        tail = [math.sqrt(x) for x in squares]
+    ranks: list[array[int]] = []  # each vector's term ranks, ascending
+    weights: list[array[float]] = []  # the weights of those terms
+    tails: list[array[float]] = []  # tails[r][k]: norm of vector r's terms from its k-th on
+    cuts: list[int] = []  # prefix lengths
+    lengths: Counter[int] = Counter()
+    for d in docs:
+        by_rank = sorted((rank[t], w) for t, w in texts.vector(d).items())
+        ranks.append(array("l", (k for k, _ in by_rank)))
+        weights.append(array("d", (w for _, w in by_rank)))
+        squares = [0.0] * (len(by_rank) + 1)
+        for k in range(len(by_rank) - 1, -1, -1):
+            squares[k] = squares[k + 1] + by_rank[k][1] ** 2
+        tail = array("d", (math.sqrt(x) for x in squares))
         cut = next(k for k, norm in enumerate(tail) if norm < threshold)
-        ranks.append([rank[t] for t in terms])
         tails.append(tail)
-        prefixes.append(terms[:cut])
-        lengths.update(terms[:cut])
-    ends = [rank[prefix[-1]] for prefix in prefixes]
+        cuts.append(cut)
+        lengths.update(ranks[-1][:cut])
+    ends = [ranks[r][cuts[r] - 1] for r in range(len(reps))]
     # A term that more than postings_cap stories rank among their rarest tells stories apart
     # no better than a stop word: it is not used to find pairs, which bounds the work per
     # story. Its weight still counts in the bound, so the bound never rules out a match.
     skipped = [
-        math.sqrt(sum(vecs[r][t] ** 2 for t in prefix if lengths[t] > postings_cap))
-        for r, prefix in enumerate(prefixes)
+        math.sqrt(
+            sum(weights[r][k] ** 2 for k in range(cuts[r]) if lengths[ranks[r][k]] > postings_cap)
+        )
+        for r in range(len(reps))
     ]
-    # Per term: (representative, its weight, the norm of its terms after this one).
-    postings: dict[str, list[tuple[int, float, float]]] = defaultdict(list)
+    postings: dict[int, list[int]] = defaultdict(list)
     proposed = compared = 0
     for r, rep in enumerate(reps):
-        vec, tail = vecs[r], tails[r]
+        own_ranks, own_weights, tail = ranks[r], weights[r], tails[r]
         # The lists hold earlier representatives only, so each pair comes once.
         overlap: dict[int, float] = {}
-        for k, term in enumerate(prefixes[r]):
+        for k in range(cuts[r]):
+            term = own_ranks[k]
             if lengths[term] > postings_cap:
                 continue
             plist = postings[term]
-            weight, after = vec[term], tail[k + 1]
-            for s, w, s_after in plist:
+            weight, after = own_weights[k], tail[k + 1]
+            for s in plist:
+                j = bisect.bisect_left(ranks[s], term)
                 if s in overlap:
-                    overlap[s] += weight * w
-                elif weight * w + after * s_after + skipped[r] * skipped[s] >= threshold:
-                    overlap[s] = weight * w
+                    overlap[s] += weight * weights[s][j]
+                elif (
+                    weight * weights[s][j] + after * tails[s][j + 1] + skipped[r] * skipped[s]
+                    >= threshold
+                ):
+                    overlap[s] = weight * weights[s][j]
                 else:
                     # The first term they share (the prefixes go rarest first), plus all
                     # after it, cannot reach the threshold.
                     overlap[s] = -math.inf
-            plist.append((r, weight, after))
+            plist.append(r)
         proposed += len(overlap)
         survivors = []
         for s, dot in overlap.items():
@@ -347,9 +392,9 @@ def _pair(
             # Terms after the shorter prefix add at most the product of both norms there,
             # which is at most the shorter prefix's own tail: try that cheap bound first.
             if ends[s] < ends[r]:
-                after, shorter = ends[s], tails[s][len(prefixes[s])]
+                after, shorter = ends[s], tails[s][cuts[s]]
             else:
-                after, shorter = ends[r], tails[r][len(prefixes[r])]
+                after, shorter = ends[r], tails[r][cuts[r]]
             base = dot + skipped[r] * skipped[s]
             if base + shorter < threshold:
                 continue
@@ -362,6 +407,7 @@ def _pair(
         # pairs skipped below cost no cosine.
         survivors.sort(key=lambda s: (-overlap[s], s))
         verified = 0
+        vec: dict[int, float] | None = None
         for s in survivors:
             other = reps[s]
             if len(rep.feeds) == 1 and rep.feeds == other.feeds:
@@ -371,7 +417,9 @@ def _pair(
             if verified == verify_cap:
                 break
             verified += 1
-            if _cosine(vec, vecs[s]) >= SAME_STORY:
+            vec = vec if vec is not None else dict(zip(own_ranks, own_weights, strict=True))
+            cosine = sum(vec.get(t, 0.0) * w for t, w in zip(ranks[s], weights[s], strict=True))
+            if cosine >= SAME_STORY:
                 rep.join(union)
                 other.join(union)
                 union(other.anchor, rep.anchor)

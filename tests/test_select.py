@@ -302,6 +302,28 @@ def test_twelve_copies_of_a_story_cost_no_cosine() -> None:
     assert result.representatives == 2 and result.pairs_compared == 1
 
 
+def test_clustering_holds_one_vector_per_distinct_text() -> None:
+    """Issue 13, memory: what clustering keeps per candidate is an index into the distinct
+    texts (a thousand feeds carry each wire story many times), with the same weights as the
+    reference vectors."""
+    from digest.select import _Texts, _vectors
+
+    items = [
+        cand("Quake hits the coast of Peru", "A strong quake hit Peru on Monday.", feed=f"F{k}")
+        for k in range(500)
+    ]
+    items += [cand("Peru quake: strong tremor hits coast", "A strong quake hit Peru.", feed="G")]
+    items += [cand("", "", feed="H")]
+    texts = _Texts(items)
+    assert len(texts.docs) == 2
+    assert list(texts.doc_of) == [0] * 500 + [1, -1]
+    reference = _vectors(items)
+    for i in (0, 500):
+        vector = texts.vector(texts.doc_of[i])
+        assert len(vector) == len(reference[i])
+        assert sorted(vector.values()) == pytest.approx(sorted(reference[i].values()), abs=1e-12)
+
+
 def _wire_service(n: int, copies: int = 12) -> list[Candidate]:
     """``n`` candidates: stories of rare names and Zipf-distributed common words, each in
     ``copies`` feeds; every other feed edits its copy a little (a word dropped or swapped)."""
