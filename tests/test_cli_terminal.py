@@ -201,3 +201,16 @@ def test_ctrl_c_during_a_real_build(demo: Path) -> None:
         pytest.skip("the build finished before the signal was sent")
     assert process.returncode == 130, err
     assert err.splitlines() == ["interrupted (Ctrl-C); run the command again to finish"]
+
+
+def test_a_ctrl_c_pydantic_caught_while_building_a_schema_is_still_a_ctrl_c() -> None:
+    """pydantic-core keeps only the text of a KeyboardInterrupt that lands while it builds a
+    model's schema (seen under load in test_ctrl_c_during_a_real_build): still exit 130."""
+    from pydantic_core import SchemaError
+
+    from digest.cli.common import _caused_by_interrupt
+
+    wrapped = SchemaError("Error building `model` serializer:\n  KeyboardInterrupt: ")
+    assert _caused_by_interrupt(wrapped)
+    assert not _caused_by_interrupt(SchemaError("Invalid Schema: missing field"))
+    assert not _caused_by_interrupt(ValueError("KeyboardInterrupt in a feed title"))

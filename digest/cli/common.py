@@ -283,6 +283,10 @@ def _caused_by_interrupt(exc: BaseException) -> bool:
     while current is not None and id(current) not in seen:
         if isinstance(current, KeyboardInterrupt):
             return True
+        # pydantic-core, building a model's schema while digest.config is imported, keeps
+        # only the text of the error it caught: "... KeyboardInterrupt: ".
+        if type(current).__name__ == "SchemaError" and "KeyboardInterrupt" in str(current):
+            return True
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return False
