@@ -36,7 +36,7 @@ from digest.models import (
 )
 from digest.output import headline_summary, write_outputs, write_parts
 from digest.render import RenderedDigest, RenderOptions, fit_and_render
-from digest.select import Candidate, Selection, select
+from digest.select import LEAD_CHARS, Candidate, Selection, select
 from digest.sources import intake, pages
 from digest.sources.http import Http
 from digest.store import Changes, Store, open_state
@@ -189,7 +189,13 @@ def compose(
     gathered: intake.Intake | None = None
     if not replay:
         gathered = intake.gather(
-            config, http=http, store=store, now=now, date=date, progress=progress
+            config,
+            http=http,
+            store=store,
+            now=now,
+            date=date,
+            progress=progress,
+            lead_chars=LEAD_CHARS,
         )
         stages.done("gather")
         # Nothing new since this date was built, and the same config: the same choice again,
@@ -210,7 +216,13 @@ def compose(
     else:
         assert gathered is not None
         pool = rank.candidates(
-            config, gathered.articles, gathered.first_seen, date=date, now=now, store=store
+            config,
+            gathered.articles,
+            gathered.first_seen,
+            date=date,
+            now=now,
+            store=store,
+            leads_only=gathered.leads_only,
         )
         stages.done("candidates")
         short = rank.shortlist(
@@ -268,7 +280,7 @@ def _full_text(
         respect_robots=config.fetch.respect_robots,
         allow_private=config.fetch.allow_private,
         private_feeds=gathered.private_feeds,
-        typical_chars=pages.typical_lengths(gathered.articles),
+        typical_chars=gathered.typical_chars,
     )
     chosen = tuple(
         replace(c, article=a) for c, a in zip(short.candidates, full.articles, strict=True)
@@ -580,7 +592,10 @@ def fetch_and_store(
     """Fetch every feed now and store new articles (no summaries, no digest)."""
     now = now or utc_now()
     with _resources(config, None, http, read_only=False) as (db, client):
-        gathered = intake.gather(config, http=client, store=db, now=now, progress=progress)
+        # Only recorded: the intake keeps leads, the store the whole articles until then.
+        gathered = intake.gather(
+            config, http=client, store=db, now=now, progress=progress, lead_chars=LEAD_CHARS
+        )
         db.apply(gathered.changes, now)
     return list(gathered.reports)
 

@@ -66,9 +66,13 @@ def candidates(
     date: dt.date,
     now: dt.datetime,
     store: Store,
+    leads_only: bool = False,
 ) -> Pool:
     """The pinned articles of ``date``, then the newest unsent ones: those just gathered
-    (``articles``, with their ``first_seen``) and those the store holds from earlier runs."""
+    (``articles``, with their ``first_seen``) and those the store holds from earlier runs.
+
+    ``leads_only``: ``articles`` hold only their lead (a gather with ``lead_chars``), like
+    the stored ones read here: :func:`complete` reads the whole text of those it keeps."""
     pinned = {c.article.id: c for c in recorded(store, date).candidates}
     live_feeds = {s.key for s in config.feed_sources()}
     pool: dict[str, tuple[Article, dt.datetime]] = {}
@@ -78,7 +82,10 @@ def candidates(
     partial = set(pool)
     for article in articles:
         pool[article.id] = (article, first_seen.get(article.id, now))
-        partial.discard(article.id)
+        if leads_only:
+            partial.add(article.id)
+        else:
+            partial.discard(article.id)
     elsewhere = store.digest_dates_of(list(pool))
     hours = config.limits.max_age_hours
     cutoff = now - dt.timedelta(hours=hours) if hours else None
@@ -187,10 +194,10 @@ def shortlist(
 def complete(short: Shortlist, pool: Pool, store: Store) -> Shortlist:
     """``short`` with the whole text of the candidates that were read with their lead only
     (the copies keep their lead: they are recorded and named, never summarised)."""
-    wanted = [c.article.id for c in short.candidates if c.article.id in pool.partial]
+    wanted = [c.article for c in short.candidates if c.article.id in pool.partial]
     if not wanted:
         return short
-    whole = store.articles_by_id(wanted)
+    whole = store.whole_articles(wanted)
     return replace(
         short,
         candidates=tuple(

@@ -15,8 +15,10 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 import socket
 import sqlite3
+import tempfile
 import time
 import urllib.parse
 import uuid
@@ -218,6 +220,8 @@ class Store:
         """
         self.path = Path(path)
         self._depth = 0
+        self._staging = False  # a gather staged whole articles on this connection
+        self._scratch: Path | None = None  # a dry run's private copy: removed on close
         memory = str(path) == ":memory:"
         if not memory:
             # SQLite says "read-only" only at the first write, after every feed was fetched;
@@ -269,6 +273,8 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
     def __enter__(self) -> Store:
         return self
@@ -320,7 +326,7 @@ class Store:
             for state in changes.feed_states:
                 self.save_feed_state(state, now)
             if changes.articles:
-                self.add_articles(((a, a.content_hash) for a in changes.articles), now)
+                self._add_rows(self._article_rows(changes.articles), now)
             if changes.summaries:
                 self.put_summaries(changes.summaries, now)
             for url, page in changes.pages:
@@ -443,35 +449,103 @@ class Store:
         An article seen before keeps its first-seen time; its stored copy is refreshed so a
         rebuild shows the latest text, but it is never "new" again.
         """
+        return self._add_rows(
+            ((a.id, a.feed_key, content_hash, article_to_json(a)) for a, content_hash in articles),
+            now,
+        )
+
+    def _add_rows(
+        self, rows: Iterable[tuple[str, str, str, str]], now: dt.datetime
+    ) -> dict[str, dt.datetime]:
+        # Rows of (id, feed_key, content_hash, data): see add_articles.
         first_seen: dict[str, dt.datetime] = {}
         with self.transaction() as conn:
-            for article, content_hash in articles:
+            for article_id, feed_key, content_hash, data in rows:
                 row = conn.execute(
-                    "SELECT first_seen FROM articles WHERE id = ?", (article.id,)
+                    "SELECT first_seen FROM articles WHERE id = ?", (article_id,)
                 ).fetchone()
                 if row is None:
                     conn.execute(
                         "INSERT INTO articles "
                         "(id, feed_key, first_seen, content_hash, data, last_seen) "
                         "VALUES (?, ?, ?, ?, ?, ?)",
-                        (
-                            article.id,
-                            article.feed_key,
-                            _iso(now),
-                            content_hash,
-                            article_to_json(article),
-                            _iso(now),
-                        ),
+                        (article_id, feed_key, _iso(now), content_hash, data, _iso(now)),
                     )
-                    first_seen[article.id] = now
+                    first_seen[article_id] = now
                 else:
                     conn.execute(
                         "UPDATE articles SET content_hash = ?, data = ?, last_seen = ? "
                         "WHERE id = ?",
-                        (content_hash, article_to_json(article), _iso(now), article.id),
+                        (content_hash, data, _iso(now), article_id),
                     )
-                    first_seen[article.id] = _dt(row[0]) or now
+                    first_seen[article_id] = _dt(row[0]) or now
         return first_seen
+
+    # -- staging: a gather's whole articles, off the heap -------------------------------
+
+    def stage_begin(self) -> None:
+        """Start staging a gather's articles (forgetting an earlier gather's).
+
+        A thousand feeds list tens of thousands of articles, and a build ranks them on their
+        leads: their whole texts wait in a TEMP table (SQLite keeps it in a temporary file,
+        not in this process's memory, and it is never part of the state file) until the few
+        that make the shortlist are read back (:meth:`whole_articles`) and recording the
+        build writes them (:meth:`apply`). Nothing reaches the state file before then, so a
+        build that fails still records nothing.
+        """
+        self.conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS staged (id TEXT NOT NULL, feed_key TEXT NOT NULL, "
+            "content_hash TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (id, feed_key))"
+        )
+        self.conn.execute("DELETE FROM temp.staged")
+        self._staging = True
+
+    def stage(self, articles: Iterable[Article]) -> None:
+        """Stage whole articles; a feed listing one id twice keeps its first entry."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO temp.staged VALUES (?, ?, ?, ?)",
+            ((a.id, a.feed_key, a.content_hash, article_to_json(a)) for a in articles),
+        )
+
+    def _staged_rows(self, articles: Sequence[Article]) -> dict[tuple[str, str], sqlite3.Row]:
+        out: dict[tuple[str, str], sqlite3.Row] = {}
+        if not self._staging:
+            return out
+        wanted = {(a.id, a.feed_key) for a in articles}
+        for chunk in _chunks(list(dict.fromkeys(a.id for a in articles)), 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(
+                f"SELECT id, feed_key, content_hash, data FROM temp.staged WHERE id IN ({marks})",
+                chunk,
+            ):
+                if (row[0], row[1]) in wanted:
+                    out[row[0], row[1]] = row
+        return out
+
+    def _article_rows(self, articles: Sequence[Article]) -> Iterator[tuple[str, str, str, str]]:
+        # The staged whole text of an article this connection's gather cut to its lead;
+        # any other article as it is. In chunks: never every whole text at once.
+        for start in range(0, len(articles), 500):
+            chunk = articles[start : start + 500]
+            staged = self._staged_rows(chunk)
+            for a in chunk:
+                row = staged.get((a.id, a.feed_key))
+                if row is not None:
+                    yield a.id, a.feed_key, row[2], row[3]
+                else:
+                    yield a.id, a.feed_key, a.content_hash, article_to_json(a)
+
+    def whole_articles(self, articles: Sequence[Article]) -> dict[str, Article]:
+        """By id, the whole version of each of ``articles`` that was read with its lead
+        only: staged by this connection's gather (the same feed's entry), else stored."""
+        staged = self._staged_rows(articles)
+        out: dict[str, Article] = {}
+        for (article_id, _), row in staged.items():
+            out[article_id] = article_from_json(row[3])
+        rest = [a.id for a in articles if (a.id, a.feed_key) not in staged]
+        for article_id, article in self.articles_by_id(rest).items():
+            out.setdefault(article_id, article)
+        return out
 
     def still_listed(self, feed_key: str, now: dt.datetime) -> None:
         """A feed that has not changed still lists the articles its last read listed: they
@@ -989,33 +1063,51 @@ def open_state(config: Config, *, read_only: bool = False) -> Store:
 def open_store(path: Path, *, read_only: bool = False) -> Store:
     """Open the state file; ``read_only`` (dry runs) works on a throw-away copy if it exists.
 
-    A dry run must change nothing, not even a migration, so it reads a private in-memory
-    copy of the database. It needs only read access: a database in a folder this user cannot
-    write (where SQLite cannot create the WAL index) is read as immutable.
+    A dry run must change nothing, not even a migration, so it reads a private copy of the
+    database. It needs only read access: a database in a folder this user cannot write
+    (where SQLite cannot create the WAL index) is read as immutable. The copy is a file in
+    the temporary folder, removed on close, not memory: the state of a thousand feeds runs
+    to hundreds of megabytes, and a preview must not hold it all (in memory when no
+    temporary folder can be written).
     """
     if not read_only:
         return Store(path)
-    store = Store(":memory:", backups=False)
-    if path.exists():
-        uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
+    if not path.exists():
+        return Store(":memory:", backups=False)
+    store = _scratch_store()
+    uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
+    try:
         try:
-            try:
-                _copy_into(uri, store)
-            except sqlite3.OperationalError as exc:
-                if not _is_readonly(exc):
-                    raise
-                _copy_into(uri + "&immutable=1", store)
-            store._migrate()
-        except sqlite3.DatabaseError as exc:
-            store.close()
-            if _is_readonly(exc):
-                raise StoreError(
-                    f"{path}: the state database cannot be read by this user ({exc}); "
-                    "give this user read access to it and its folder"
-                ) from None
+            _copy_into(uri, store)
+        except sqlite3.OperationalError as exc:
+            if not _is_readonly(exc):
+                raise
+            _copy_into(uri + "&immutable=1", store)
+        store._migrate()
+    except sqlite3.DatabaseError as exc:
+        store.close()
+        if _is_readonly(exc):
             raise StoreError(
-                f"{path}: the state database is damaged ({exc}); {backup.advice(path)}"
+                f"{path}: the state database cannot be read by this user ({exc}); "
+                "give this user read access to it and its folder"
             ) from None
+        raise StoreError(
+            f"{path}: the state database is damaged ({exc}); {backup.advice(path)}"
+        ) from None
+    return store
+
+
+def _scratch_store() -> Store:
+    try:
+        folder = Path(tempfile.mkdtemp(prefix="digest-dry-run-"))
+    except OSError:
+        return Store(":memory:", backups=False)
+    try:
+        store = Store(folder / "state.sqlite", backups=False)
+    except StoreError:
+        shutil.rmtree(folder, ignore_errors=True)
+        return Store(":memory:", backups=False)
+    store._scratch = folder
     return store
 
 

@@ -30,7 +30,7 @@ from digest.models import (
 )
 from digest.sources import feeds as feeds_mod
 from digest.sources import fetch as fetch_mod
-from digest.sources import health, identity
+from digest.sources import health, identity, pages
 from digest.sources.http import Http, fetch_by_host, host_of, looks_like_html
 from digest.store import Changes, FeedState, Store
 
@@ -52,6 +52,11 @@ class Intake:
     private_feeds: frozenset[str] = frozenset()
     # What recording this intake writes: feed health and the articles seen.
     changes: Changes = field(default_factory=Changes)
+    # Per feed, the median length of its entries' whole text (feeds with 3 or more).
+    typical_chars: Mapping[str, int] = field(default_factory=dict)
+    # True when ``articles`` hold only their lead; the store staged them whole
+    # (:meth:`Store.whole_articles`), and recording ``changes`` writes them whole.
+    leads_only: bool = False
 
 
 # --- fetching ---------------------------------------------------------------------------
@@ -100,8 +105,10 @@ def _fetch_and_parse(
     states: Mapping[str, FeedState | None],
     now: dt.datetime,
     progress: bool,
+    settle: Callable[[ParsedFeed], ParsedFeed],
 ) -> tuple[dict[str, FetchResult], dict[str, feeds_mod.ParseOutcome]]:
-    """Fetch ``due`` feeds and parse them as they arrive (bodies dropped once parsed)."""
+    """Fetch ``due`` feeds and parse them as they arrive (bodies dropped once parsed);
+    each parsed feed goes through ``settle`` as it arrives."""
     # A 301/308 moved the feed: fetch where it lives now, but keep the configured key.
     urls = {
         s.key: st.url
@@ -133,7 +140,9 @@ def _fetch_and_parse(
     for parsed_result, outcome in feeds_mod.parse_many(
         stream(), now=now, workers=feeds_mod.default_workers(len(due))
     ):
-        outcomes[parsed_result.source.key] = outcome
+        outcomes[parsed_result.source.key] = (
+            settle(outcome) if isinstance(outcome, ParsedFeed) else outcome
+        )
         results[parsed_result.source.key] = replace(parsed_result, body=b"")
     return results, outcomes
 
@@ -227,17 +236,41 @@ def gather(
     now: dt.datetime,
     date: dt.date | None = None,
     progress: bool = False,
+    lead_chars: int | None = None,
 ) -> Intake:
     """Fetch and parse every feed. Writes nothing: the feeds' new health records and the
     articles seen are in ``Intake.changes``, for the caller to apply (:meth:`Store.apply`).
 
     Feeds in back-off (after repeated failures) or disabled (410 Gone) are not contacted.
     ``date`` is the digest being built: footer lines are counted from the digest before it.
+
+    With ``lead_chars``, memory stays flat in the number of feeds: as each feed is parsed,
+    its articles are staged whole in the store (:meth:`Store.stage`) and the intake keeps
+    only their first ``lead_chars`` characters, enough to rank them
+    (:meth:`Store.whole_articles` gives the whole ones back).
     """
     sources = config.feed_sources()
     states = {s.key: store.feed_state(s.key) for s in sources}
     due = [s for s in sources if health.is_due(s, states[s.key], now)]
-    results, outcomes = _fetch_and_parse(config, http, due, states, now, progress)
+    typical: dict[str, int] = {}
+    if lead_chars is not None:
+        store.stage_begin()
+
+    def settle(parsed: ParsedFeed) -> ParsedFeed:
+        # Decided on whole texts as each feed arrives: which links were reused, how long
+        # the feed's entries run (is it a teaser feed?), and with lead_chars, staging.
+        articles = identity.reused_links(list(parsed.articles), store)
+        typical.update(pages.typical_lengths(articles))
+        if lead_chars is None:
+            return replace(parsed, articles=tuple(articles))
+        store.stage(articles)
+        leads = tuple(
+            replace(a, text=a.text[:lead_chars]) if len(a.text) > lead_chars else a
+            for a in articles
+        )
+        return replace(parsed, articles=leads)
+
+    results, outcomes = _fetch_and_parse(config, http, due, states, now, progress, settle)
     previous_digest_at = store.previous_digest_at(date or config.local_date(now))
     accounts: list[_Account] = []
     for source in sources:
@@ -252,9 +285,9 @@ def gather(
         )
     # The same article in two feeds is one article; the first feed named keeps it.
     unique: dict[str, Article] = {}
-    listed = [a for account in accounts for a in account.articles]
-    for article in identity.reused_links(listed, store):
-        unique.setdefault(article.id, article)
+    for account in accounts:
+        for article in account.articles:
+            unique.setdefault(article.id, article)
     known = store.first_seen(list(unique))
     first_seen = {i: known.get(i, now) for i in unique}
     new_by_feed: dict[str, int] = {}
@@ -279,6 +312,8 @@ def gather(
                 a.report.source.key for a in accounts if a.report.status is FeedStatus.NOT_MODIFIED
             ),
         ),
+        typical_chars=typical,
+        leads_only=lead_chars is not None,
     )
 
 
