@@ -173,3 +173,20 @@ def test_a_dry_run_reads_a_scratch_copy_on_disk_removed_on_close(tmp_path: Path)
     build_and_write(config, now=NOW + dt.timedelta(hours=1), dry_run=True)
     assert config.state.read_bytes() == before
     assert set(Path(tempfile.gettempdir()).glob("digest-dry-run-*")) == scratches
+
+
+def test_a_gather_without_leads_never_records_an_earlier_gathers_staged_text(
+    tmp_path: Path,
+) -> None:
+    config = _config(tmp_path)
+    with open_store(config.state) as store, make_http(config) as http:
+        intake.gather(config, http=http, store=store, now=NOW, lead_chars=LEAD_CHARS)
+        # The feed changes its text; the next gather on the same connection holds it whole.
+        _feed(
+            tmp_path / "a.xml",
+            "Alpha",
+            [("Ferry timetable changes", "https://wire.example/ferry", _sentences("edited"))],
+        )
+        later = intake.gather(config, http=http, store=store, now=NOW)
+        store.apply(later.changes, NOW)
+    assert " ".join(_sentences("edited")) in _stored(config.state)["https://wire.example/ferry"][2]

@@ -253,8 +253,9 @@ def gather(
     states = {s.key: store.feed_state(s.key) for s in sources}
     due = [s for s in sources if health.is_due(s, states[s.key], now)]
     typical: dict[str, int] = {}
-    if lead_chars is not None:
-        store.stage_begin()
+    # Always: what an earlier gather on this connection staged must not stand in for what
+    # this one lists.
+    store.stage_begin()
 
     def settle(parsed: ParsedFeed) -> ParsedFeed:
         # Decided on whole texts as each feed arrives: which links were reused, how long
