@@ -113,14 +113,19 @@ def _claimer_gone(owner: str | None, claimed_at: dt.datetime | None, now: dt.dat
     host, _, rest = (owner or "").partition(":")
     pid_text = rest.partition(":")[0]
     if host == socket.gethostname() and pid_text.isdigit():
-        try:
-            os.kill(int(pid_text), 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:  # alive, under another user
-            return False
-        return False
+        return not _pid_alive(int(pid_text))
     return claimed_at is None or now - claimed_at >= STALE_SENDING
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this host (under any user)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, under another user
+        return True
+    return True
 
 
 @dataclass(frozen=True)
@@ -1097,9 +1102,13 @@ def open_store(path: Path, *, read_only: bool = False) -> Store:
     return store
 
 
+SCRATCH_PREFIX = "digest-dry-run-"
+
+
 def _scratch_store() -> Store:
+    _sweep_scratch()
     try:
-        folder = Path(tempfile.mkdtemp(prefix="digest-dry-run-"))
+        folder = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
     except OSError:
         return Store(":memory:", backups=False)
     try:
@@ -1109,6 +1118,24 @@ def _scratch_store() -> Store:
         return Store(":memory:", backups=False)
     store._scratch = folder
     return store
+
+
+def _sweep_scratch() -> None:
+    """Remove the scratch copies of dry runs that were killed (kill -9 skips close), so a
+    preview server stopped hard leaves no state copy behind for long: each folder is named
+    after its process, and this user's folders whose process is gone are removed."""
+    try:
+        folders = list(Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"))
+    except OSError:
+        return
+    for folder in folders:
+        pid = folder.name.removeprefix(SCRATCH_PREFIX).partition("-")[0]
+        try:
+            mine = folder.stat().st_uid == os.getuid()
+        except OSError:
+            continue
+        if mine and pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _copy_into(uri: str, store: Store) -> None:

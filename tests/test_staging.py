@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
 import sqlite3
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 from digest.config import Config, load_config
@@ -190,3 +194,42 @@ def test_a_gather_without_leads_never_records_an_earlier_gathers_staged_text(
         later = intake.gather(config, http=http, store=store, now=NOW)
         store.apply(later.changes, NOW)
     assert " ".join(_sentences("edited")) in _stored(config.state)["https://wire.example/ferry"][2]
+
+
+def test_a_dry_run_killed_hard_leaves_no_scratch_copy_for_long(tmp_path: Path) -> None:
+    """kill -9 skips close(): the scratch copy stays until the next dry run of this user,
+    which removes the copies whose process is gone and keeps those of live ones."""
+    config = _config(tmp_path)
+    build_and_write(config, now=NOW)
+    ready = tmp_path / "ready"
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from digest.store import open_store\n"
+            "store = open_store(Path(sys.argv[1]), read_only=True)\n"
+            "Path(sys.argv[2]).write_text(str(store.path))\n"
+            "time.sleep(120)\n",
+            str(config.state),
+            str(ready),
+        ],
+        cwd=Path(__file__).parents[1],
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = Path(ready.read_text()).parent
+        live = open_store(config.state, read_only=True)  # the child is alive: kept
+        assert left.is_dir()
+        live.close()
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+    assert left.is_dir()  # kill -9: nobody removed it
+    store = open_store(config.state, read_only=True)
+    try:
+        assert not left.exists()
+        assert store.path.parent.is_dir()
+    finally:
+        store.close()
