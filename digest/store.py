@@ -250,6 +250,9 @@ class Store:
             self.conn.row_factory = sqlite3.Row
             self._enable_wal()
             self.conn.execute("PRAGMA synchronous=NORMAL")
+            # A build's staged articles (stage_begin) on disk even where SQLite was built to
+            # keep temporary tables in memory by default.
+            self.conn.execute("PRAGMA temp_store=FILE")
             self.conn.execute("PRAGMA foreign_keys=ON")
             self._migrate(backups=backups and existed)
             if backups and existed:

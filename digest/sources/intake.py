@@ -3,7 +3,9 @@
 :func:`gather` is the first stage of a build (and all of `digest fetch`): it fetches the feeds
 that are due (streaming), follows a web page to the feed it announces, parses in worker
 processes while later feeds download, moves each feed's health record on, and records new
-articles. One feed's failure is a :class:`~digest.models.FeedProblem`, never an exception.
+articles. A build keeps only each article's lead; the whole texts wait in the store
+(:meth:`~digest.store.Store.stage`) until the build is recorded. One feed's failure is a
+:class:`~digest.models.FeedProblem`, never an exception.
 :func:`read_feed` is the same road for one feed, for `digest parse`.
 """
 
