@@ -75,7 +75,7 @@ def _candidates(page: eq.Page, spent: dict[str, float]) -> tuple[dict[str, str],
 
     def justext() -> str:
         # The language detection jusText's stop list needs counts as jusText's time.
-        return ex._justext(source, ex.detect_language(sample) if len(sample) >= 200 else None)
+        return ex._justext(tree, ex.detect_language(sample) if len(sample) >= 200 else None)
 
     timed("justext", justext)
     agree = ex.token_f1(ex._tokens(p), ex._tokens(texts["resiliparse"])) if p.strip() else 0.0
