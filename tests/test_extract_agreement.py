@@ -18,6 +18,10 @@ from digest.cli import main
 from digest.errors import ExtractError
 from digest.sources.extract import (
     AGREEMENT,
+    _jt_paragraphs,
+    _justext,
+    _meta,
+    _meta_tags,
     choose_text,
     decode_html,
     extract_html,
@@ -161,6 +165,98 @@ def test_text_candidates_name_every_extractor() -> None:
         assert "Dredging of the main channel" in candidates[name], name
     # jusText wants long paragraphs; on this short story it may keep nothing, and then it
     # simply does not vote.
+
+
+# ---------------------------------------------------------------- jusText on our tree
+
+LONG_STORY = STORY.replace(
+    "<p>The opposition said",
+    "".join(
+        f"<p>Paragraph {n}: the harbour master told the council that the ferries would have "
+        "to wait for the dredging of the channel, and that the fishermen had been promised "
+        "the repairs to the northern pier for years without any of it being done.</p>"
+        for n in range(6)
+    )
+    + "<p>The opposition said",
+)
+
+
+def _justext_reference(html: str, language: str) -> str:
+    import justext
+
+    paragraphs = justext.justext(html.encode("utf-8"), justext.get_stoplist(language))
+    return "\n".join(p.text for p in paragraphs if not p.is_boilerplate)
+
+
+def test_justext_on_the_parsed_tree_keeps_what_justext_keeps() -> None:
+    tree = trafilatura.load_html(LONG_STORY)
+    ours = _justext(tree, "en")
+    assert ours == _justext_reference(LONG_STORY, "English")
+    assert "Paragraph 3: the harbour master" in ours
+    assert "Get the morning briefing" not in ours
+    # Without a stop list (a language jusText does not know) it still classifies by shape.
+    assert "Paragraph 3: the harbour master" in _justext(tree, "xx")
+
+
+def test_justext_walker_makes_the_paragraphs_justexts_sax_handler_makes() -> None:
+    from justext.core import PARAGRAPH_TAGS, ParagraphMaker, preprocessor
+
+    odd = LONG_STORY.replace(
+        "<h2>Where the money goes</h2>",
+        "<div>Top<br><br>after two breaks<br>one break <a href='/x'>a link</a> tail"
+        "<!-- a comment --> after the comment <span>  </span><br>  </div>",
+    )
+    dom = preprocessor(trafilatura.load_html(odd))
+    theirs = ParagraphMaker.make_paragraphs(dom)
+    ours = _jt_paragraphs(dom, PARAGRAPH_TAGS)
+    assert [(p.text, p.dom_path, p.chars_count_in_links, p.tags_count) for p in ours] == [
+        (p.text, p.dom_path, p.chars_count_in_links, p.tags_count) for p in theirs
+    ]
+    # <br><br> starts a paragraph, one <br> is a space, a link's characters are counted,
+    # a comment's tail is text.
+    texts = {p.text: p for p in ours}
+    assert "Top" in texts
+    joined = texts["after two breaks one break a link tail after the comment"]
+    assert joined.chars_count_in_links == len("a link")
+
+
+def test_justext_reads_the_text_we_decoded_not_a_wrong_meta_charset() -> None:
+    # A UTF-8 page that declares windows-1252: jusText, given the bytes, decodes them by the
+    # <meta> and turns every curly quote into mojibake; on our tree the quotes stay.
+    page = LONG_STORY.replace("<head>", '<head><meta charset="windows-1252">').replace(
+        "the harbour master told", "the harbour master\u2019s deputy told"
+    )
+    tree = trafilatura.load_html(decode_html(page.encode("utf-8")))
+    text = _justext(tree, "en")
+    assert "harbour master\u2019s deputy" in text
+    assert "\u00e2\u20ac" not in text  # the mojibake of U+2019 read as windows-1252
+
+
+# ---------------------------------------------------------------- token F1 and meta tags
+
+
+def test_token_f1_is_symmetric_and_counts_repeated_words_once_each() -> None:
+    a, b = bag("the cat saw the other cat"), bag("The cat and THE dog")
+    overlap = sum((a & b).values())
+    assert token_f1(a, b) == token_f1(b, a) == 2 * overlap / (a.total() + b.total())
+    assert token_f1(a, Counter()) == 0.0
+    assert token_f1(a, a) == 1.0
+
+
+def test_meta_tags_keep_page_order_and_skip_empty_content() -> None:
+    tree = trafilatura.load_html(
+        "<html><head>"
+        '<meta name="og:title" content="by name">'
+        '<meta property="og:title" content="  ">'
+        '<meta property="og:title" content="by property">'
+        '<meta itemprop="datePublished" content="2026-01-02">'
+        '<meta name="description">'
+        "</head><body><p>x</p><p>y</p></body></html>"
+    )
+    tags = _meta_tags(tree)
+    assert _meta(tags, "og:title") == "by property"  # property is asked before name
+    assert _meta(tags, "missing", "datePublished") == "2026-01-02"
+    assert _meta(tags, "description") is None
 
 
 # ---------------------------------------------------------------- not HTML
