@@ -466,9 +466,11 @@ class _Paragraph:
         self.text = ""
 
     def close(self) -> None:
-        self.text = _normalize_space("".join(self.nodes).strip())
-        self._words = self.text.split()
-        self.is_heading = bool(_JT_HEADING.search(self.dom_path))
+        if self.nodes:  # most paragraphs the walker opens never get any text
+            self.text = _normalize_space("".join(self.nodes).strip())
+        if self.text:
+            self._words = self.text.split()
+            self.is_heading = bool(_JT_HEADING.search(self.dom_path))
 
     def __len__(self) -> int:
         return len(self.text)
@@ -483,12 +485,14 @@ class _Paragraph:
 
 
 _JT_HEADING = re.compile(r"\bh\d\b")
-_SPACE_RUN = re.compile(r"\s+")
+_BREAK_RUN = re.compile(r"\s*[\n\r]\s*")
+_SPACE_RUN = re.compile(r"[^\S\n\r]+")
 
 
 def _normalize_space(text: str) -> str:
-    # jusText's normalize_whitespace: a run with a line break becomes one, others a space.
-    return _SPACE_RUN.sub(lambda m: "\n" if "\n" in m[0] or "\r" in m[0] else " ", text)
+    # jusText's normalize_whitespace (a run of white space with a line break in it becomes
+    # that line break, any other run one space), without its Python callback per run.
+    return _SPACE_RUN.sub(" ", _BREAK_RUN.sub("\n", text))
 
 
 def _jt_paragraphs(root: Any, block_tags: frozenset[str]) -> list[_Paragraph]:
