@@ -93,6 +93,57 @@ def test_threshold_above_one_always_votes() -> None:
     assert choose_text(candidates, agreement=1.01) == FULL
 
 
+def test_consensus_of_the_first_four_spares_the_fifth_voter() -> None:
+    other = "\n".join(f"Line {n} of a list of related stories nobody asked for." for n in range(12))
+    candidates = {
+        "precision": FULL,
+        "resiliparse": FULL,
+        "readability": other,
+        "justext": other,
+        "balanced": other,
+    }
+    # Two against two among the first four: no consensus, so balanced tips the vote ...
+    assert choose_text(candidates, agreement=2.0) == other
+    # ... unless the first four are taken as they are (consensus 0), where a tie goes to
+    # the precision text; above 1 the fifth voter always runs.
+    assert choose_text(candidates, agreement=2.0, consensus=0.0) == FULL
+    assert choose_text(candidates, agreement=2.0, consensus=1.01) == other
+    # Three of four agreeing exactly is a consensus: balanced is not needed.
+    agreeing = {**candidates, "justext": FULL}
+    assert choose_text({k: v for k, v in agreeing.items() if k != "balanced"}) == FULL
+
+
+@pytest.mark.parametrize("settles", [True, False])
+def test_main_text_runs_balanced_only_when_the_first_four_disagree(
+    monkeypatch: pytest.MonkeyPatch, settles: bool
+) -> None:
+    from digest.sources import extract
+
+    # resiliparse takes a menu as well (token F1 0.79 < AGREEMENT), so the vote runs.
+    noise = "\n".join(f"Menu item {n} and a link to the shop." for n in range(10))
+    runs: list[str] = []
+
+    def fake_trafilatura(tree: object, url: str | None, setting: str) -> str:
+        runs.append(setting)
+        return FULL
+
+    monkeypatch.setattr(extract, "_trafilatura", fake_trafilatura)
+    monkeypatch.setattr(extract, "_resiliparse", lambda source: FULL + "\n" + noise)
+    monkeypatch.setattr(extract, "_readability", lambda tree: FULL if settles else noise)
+    monkeypatch.setattr(extract, "_justext", lambda tree, language: FULL)
+    text = extract._main_text("<html></html>", None, None)
+    assert runs == (["precision"] if settles else ["precision", "balanced"])
+    assert text == FULL
+    candidates = {
+        "precision": FULL,
+        "resiliparse": FULL + "\n" + noise,
+        "readability": FULL if settles else noise,
+        "justext": FULL,
+        "balanced": FULL,
+    }
+    assert text == choose_text(candidates)  # the stages choose what the whole vote chooses
+
+
 # ---------------------------------------------------------------- structure
 
 STORY = """<!doctype html><html lang="en"><head><title>Harbour budget passes | City News</title>
