@@ -2,10 +2,10 @@
 
 :func:`extract_html` turns one page into an :class:`ExtractedPage`: main text chosen by
 agreement between extractors (trafilatura's fast precision setting checked against
-resiliparse; when those two disagree, trafilatura's balanced setting, readability and
-jusText as well, all voting), then the shared boilerplate cleaner, plus title,
-language, date and image. Files that are not HTML (images, PDFs, archives, JSON, plain
-text) are refused with one line.
+resiliparse; when those two disagree, readability and jusText vote with them, and when
+those four do not clearly agree trafilatura's balanced setting votes too), then the shared
+boilerplate cleaner, plus title, language, date and image. Files that are not HTML
+(images, PDFs, archives, JSON, plain text) are refused with one line.
 Fetching pages, deciding which articles need them and caching them is
 :mod:`digest.sources.pages`.
 """
@@ -320,7 +320,7 @@ _WORD = re.compile(r"\w+")
 
 #: Token F1 between trafilatura's fast precision text and resiliparse's main-content text
 #: (an independent, cheap witness) at or above which the precision text is taken as it is;
-#: below it every extractor runs and they vote. Chosen by leave-site-out cross-validation
+#: below it the other extractors run and they vote. Chosen by leave-site-out cross-validation
 #: over both DEV sets (bench/extract_quality.py) among the values that keep at most about a
 #: third of the pages going to the vote (the speed budget): every held-out site and every
 #: one of ten site-grouped folds picked 0.9, with the balanced voter. Mean F1 is flat from
