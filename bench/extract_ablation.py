@@ -4,8 +4,10 @@
 
 Runs every candidate extractor once on every page of both DEV sets (``articles/`` and
 ``articles2/`` under ``../shared/data``), timing each, then scores the shipped choice
-(trafilatura's precision text when resiliparse agrees, else the medoid of all voters) against
-the same choice with one voter left out or replaced, with the same pages, threshold and scorer
+(trafilatura's precision text when resiliparse agrees, else the medoid of precision,
+resiliparse, readability and jusText when they agree closely, else the medoid of all voters)
+against the same choice with one voter left out or replaced, with the same pages, thresholds
+and scorer
 (token F1, no page titles, so figures sit a hair under bench/extract_quality.py's). Nothing is
 refitted: this measures whether each voter earns its time, not a new setting.
 
@@ -70,12 +72,12 @@ def _candidates(page: eq.Page, spent: dict[str, float]) -> tuple[dict[str, str],
     timed("balanced", ex._trafilatura, tree, page.url, "balanced")
     timed("fast-balanced", _fast_balanced, tree, page.url)
     timed("readability", ex._readability, tree)
-    p, b = texts["precision"], texts["balanced"]
-    sample = p if len(p) >= len(b) else b
+    p, w = texts["precision"], texts["resiliparse"]
+    sample = p if len(p) >= len(w) else w
 
     def justext() -> str:
         # The language detection jusText's stop list needs counts as jusText's time.
-        return ex._justext(source, ex.detect_language(sample) if len(sample) >= 200 else None)
+        return ex._justext(tree, ex.detect_language(sample) if len(sample) >= 200 else None)
 
     timed("justext", justext)
     agree = ex.token_f1(ex._tokens(p), ex._tokens(texts["resiliparse"])) if p.strip() else 0.0
@@ -103,7 +105,14 @@ def main(argv: list[str]) -> int:
     voted = sum(
         1 for _, texts, agree in rows if not (texts["precision"].strip() and agree >= ex.AGREEMENT)
     )
-    print(f"pages that go to the vote at {ex.AGREEMENT}: {voted} ({voted / n:.0%})\n")
+    print(f"pages that go to the vote at {ex.AGREEMENT}: {voted} ({voted / n:.0%})")
+    fifth = sum(
+        1
+        for _, texts, agree in rows
+        if not (texts["precision"].strip() and agree >= ex.AGREEMENT)
+        and ex._settled(ex._bags({k: texts[k] for k in ex._FIRST_VOTERS}), ex.CONSENSUS) is None
+    )
+    print(f"pages where balanced votes too (consensus {ex.CONSENSUS}): {fifth} ({fifth / n:.0%})\n")
     print(f"{'variant':32s} {'articles':>9s} {'idnews':>7s} {'articles2':>9s}")
     scores: dict[str, dict[str, float]] = {}
     for variant, voters in VARIANTS.items():

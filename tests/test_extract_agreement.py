@@ -18,6 +18,10 @@ from digest.cli import main
 from digest.errors import ExtractError
 from digest.sources.extract import (
     AGREEMENT,
+    _jt_paragraphs,
+    _justext,
+    _meta,
+    _meta_tags,
     choose_text,
     decode_html,
     extract_html,
@@ -87,6 +91,57 @@ def test_threshold_above_one_always_votes() -> None:
     }
     assert choose_text(candidates, agreement=0.5) == odd
     assert choose_text(candidates, agreement=1.01) == FULL
+
+
+def test_consensus_of_the_first_four_spares_the_fifth_voter() -> None:
+    other = "\n".join(f"Line {n} of a list of related stories nobody asked for." for n in range(12))
+    candidates = {
+        "precision": FULL,
+        "resiliparse": FULL,
+        "readability": other,
+        "justext": other,
+        "balanced": other,
+    }
+    # Two against two among the first four: no consensus, so balanced tips the vote ...
+    assert choose_text(candidates, agreement=2.0) == other
+    # ... unless the first four are taken as they are (consensus 0), where a tie goes to
+    # the precision text; above 1 the fifth voter always runs.
+    assert choose_text(candidates, agreement=2.0, consensus=0.0) == FULL
+    assert choose_text(candidates, agreement=2.0, consensus=1.01) == other
+    # Three of four agreeing exactly is a consensus: balanced is not needed.
+    agreeing = {**candidates, "justext": FULL}
+    assert choose_text({k: v for k, v in agreeing.items() if k != "balanced"}) == FULL
+
+
+@pytest.mark.parametrize("settles", [True, False])
+def test_main_text_runs_balanced_only_when_the_first_four_disagree(
+    monkeypatch: pytest.MonkeyPatch, settles: bool
+) -> None:
+    from digest.sources import extract
+
+    # resiliparse takes a menu as well (token F1 0.79 < AGREEMENT), so the vote runs.
+    noise = "\n".join(f"Menu item {n} and a link to the shop." for n in range(10))
+    runs: list[str] = []
+
+    def fake_trafilatura(tree: object, url: str | None, setting: str) -> str:
+        runs.append(setting)
+        return FULL
+
+    monkeypatch.setattr(extract, "_trafilatura", fake_trafilatura)
+    monkeypatch.setattr(extract, "_resiliparse", lambda source: FULL + "\n" + noise)
+    monkeypatch.setattr(extract, "_readability", lambda tree: FULL if settles else noise)
+    monkeypatch.setattr(extract, "_justext", lambda tree, language: FULL)
+    text = extract._main_text("<html></html>", None, None)
+    assert runs == (["precision"] if settles else ["precision", "balanced"])
+    assert text == FULL
+    candidates = {
+        "precision": FULL,
+        "resiliparse": FULL + "\n" + noise,
+        "readability": FULL if settles else noise,
+        "justext": FULL,
+        "balanced": FULL,
+    }
+    assert text == choose_text(candidates)  # the stages choose what the whole vote chooses
 
 
 # ---------------------------------------------------------------- structure
@@ -161,6 +216,98 @@ def test_text_candidates_name_every_extractor() -> None:
         assert "Dredging of the main channel" in candidates[name], name
     # jusText wants long paragraphs; on this short story it may keep nothing, and then it
     # simply does not vote.
+
+
+# ---------------------------------------------------------------- jusText on our tree
+
+LONG_STORY = STORY.replace(
+    "<p>The opposition said",
+    "".join(
+        f"<p>Paragraph {n}: the harbour master told the council that the ferries would have "
+        "to wait for the dredging of the channel, and that the fishermen had been promised "
+        "the repairs to the northern pier for years without any of it being done.</p>"
+        for n in range(6)
+    )
+    + "<p>The opposition said",
+)
+
+
+def _justext_reference(html: str, language: str) -> str:
+    import justext
+
+    paragraphs = justext.justext(html.encode("utf-8"), justext.get_stoplist(language))
+    return "\n".join(p.text for p in paragraphs if not p.is_boilerplate)
+
+
+def test_justext_on_the_parsed_tree_keeps_what_justext_keeps() -> None:
+    tree = trafilatura.load_html(LONG_STORY)
+    ours = _justext(tree, "en")
+    assert ours == _justext_reference(LONG_STORY, "English")
+    assert "Paragraph 3: the harbour master" in ours
+    assert "Get the morning briefing" not in ours
+    # Without a stop list (a language jusText does not know) it still classifies by shape.
+    assert "Paragraph 3: the harbour master" in _justext(tree, "xx")
+
+
+def test_justext_walker_makes_the_paragraphs_justexts_sax_handler_makes() -> None:
+    from justext.core import PARAGRAPH_TAGS, ParagraphMaker, preprocessor
+
+    odd = LONG_STORY.replace(
+        "<h2>Where the money goes</h2>",
+        "<div>Top<br><br>after two breaks<br>one break <a href='/x'>a link</a> tail"
+        "<!-- a comment --> after the comment <span>  </span><br>  </div>",
+    )
+    dom = preprocessor(trafilatura.load_html(odd))
+    theirs = ParagraphMaker.make_paragraphs(dom)
+    ours = _jt_paragraphs(dom, PARAGRAPH_TAGS)
+    assert [(p.text, p.dom_path, p.chars_count_in_links, p.tags_count) for p in ours] == [
+        (p.text, p.dom_path, p.chars_count_in_links, p.tags_count) for p in theirs
+    ]
+    # <br><br> starts a paragraph, one <br> is a space, a link's characters are counted,
+    # a comment's tail is text.
+    texts = {p.text: p for p in ours}
+    assert "Top" in texts
+    joined = texts["after two breaks one break a link tail after the comment"]
+    assert joined.chars_count_in_links == len("a link")
+
+
+def test_justext_reads_the_text_we_decoded_not_a_wrong_meta_charset() -> None:
+    # A UTF-8 page that declares windows-1252: jusText, given the bytes, decodes them by the
+    # <meta> and turns every curly quote into mojibake; on our tree the quotes stay.
+    page = LONG_STORY.replace("<head>", '<head><meta charset="windows-1252">').replace(
+        "the harbour master told", "the harbour master\u2019s deputy told"
+    )
+    tree = trafilatura.load_html(decode_html(page.encode("utf-8")))
+    text = _justext(tree, "en")
+    assert "harbour master\u2019s deputy" in text
+    assert "\u00e2\u20ac" not in text  # the mojibake of U+2019 read as windows-1252
+
+
+# ---------------------------------------------------------------- token F1 and meta tags
+
+
+def test_token_f1_is_symmetric_and_counts_repeated_words_once_each() -> None:
+    a, b = bag("the cat saw the other cat"), bag("The cat and THE dog")
+    overlap = sum((a & b).values())
+    assert token_f1(a, b) == token_f1(b, a) == 2 * overlap / (a.total() + b.total())
+    assert token_f1(a, Counter()) == 0.0
+    assert token_f1(a, a) == 1.0
+
+
+def test_meta_tags_keep_page_order_and_skip_empty_content() -> None:
+    tree = trafilatura.load_html(
+        "<html><head>"
+        '<meta name="og:title" content="by name">'
+        '<meta property="og:title" content="  ">'
+        '<meta property="og:title" content="by property">'
+        '<meta itemprop="datePublished" content="2026-01-02">'
+        '<meta name="description">'
+        "</head><body><p>x</p><p>y</p></body></html>"
+    )
+    tags = _meta_tags(tree)
+    assert _meta(tags, "og:title") == "by property"  # property is asked before name
+    assert _meta(tags, "missing", "datePublished") == "2026-01-02"
+    assert _meta(tags, "description") is None
 
 
 # ---------------------------------------------------------------- not HTML
