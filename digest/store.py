@@ -1120,6 +1120,10 @@ def _scratch_store() -> Store:
         shutil.rmtree(folder, ignore_errors=True)
         return Store(":memory:", backups=False)
     store._scratch = folder
+    # A throw-away copy needs no crash safety: without a journal the copy is written once
+    # (in WAL mode every page went through the log too: four times slower).
+    store.conn.execute("PRAGMA journal_mode=OFF")
+    store.conn.execute("PRAGMA synchronous=OFF")
     return store
 
 
