@@ -34,6 +34,23 @@ def test_article_round_trips_through_json() -> None:
     assert article_from_json(article_to_json(article)) == article
 
 
+def test_article_json_is_what_states_already_hold() -> None:
+    """The fast serialiser writes exactly what dataclasses.asdict wrote into existing
+    state files."""
+    import dataclasses
+    import json
+
+    from digest.store import _iso
+
+    for article in (
+        make_article(2),
+        dataclasses.replace(make_article(3), image=None, published=None, guid="g", weight=2.5),
+    ):
+        reference = dataclasses.asdict(article)
+        reference["published"] = _iso(article.published)
+        assert article_to_json(article) == json.dumps(reference, ensure_ascii=False, sort_keys=True)
+
+
 def test_schema_is_created_once_and_reopened(tmp_path: Path) -> None:
     path = tmp_path / "s" / "state.sqlite"
     with Store(path) as store:
