@@ -16,6 +16,7 @@ import codecs
 import contextlib
 import copy
 import datetime as dt
+import functools
 import json
 import logging
 import re
@@ -25,8 +26,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
-
-import trafilatura
 
 from digest.errors import ExtractError
 from digest.models import ExtractedPage, Image
@@ -45,9 +44,16 @@ class _PageNoise(logging.Filter):
         return not logging.WARNING <= record.levelno < logging.CRITICAL
 
 
-_NOISE = _PageNoise()
-for _name in [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "trafilatura"]:
-    logging.getLogger(_name).addFilter(_NOISE)
+@functools.cache
+def _trafilatura_module() -> Any:
+    """trafilatura, imported on first use with its page noise filtered: a third of a second
+    that a build needing no page (every feed whole, or every page cached) never spends."""
+    import trafilatura
+
+    noise = _PageNoise()
+    for name in [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "trafilatura"]:
+        logging.getLogger(name).addFilter(noise)
+    return trafilatura
 
 
 # ---------------------------------------------------------------- images
@@ -207,7 +213,7 @@ def _page_meta(tree: Any, url: str | None) -> _PageMeta:
         )
         from trafilatura.settings import set_date_params
     except ImportError:  # a trafilatura that moved its helpers: the whole, slower call
-        meta = trafilatura.extract_metadata(tree, default_url=url, extensive=False)
+        meta = _trafilatura_module().extract_metadata(tree, default_url=url, extensive=False)
         return _PageMeta(meta.title, meta.sitename, meta.url, lambda: meta.date)
     meta = examine_meta(tree)
     with contextlib.suppress(Exception):  # its JSON-LD reader has bugs; the tags still count
@@ -367,7 +373,7 @@ _SETTINGS = {
 
 def _trafilatura(tree: Any, url: str | None, setting: str) -> str:
     fast, precision, recall = _SETTINGS[setting]
-    text = trafilatura.extract(
+    text = _trafilatura_module().extract(
         tree,
         url=url,
         fast=fast,
@@ -810,7 +816,7 @@ def extract_html(
     kind = _not_html(source)
     if kind is not None:
         raise ExtractError(f"{name} is not an HTML page (looks like {kind})")
-    tree = trafilatura.load_html(source)  # returns None instead of raising on bad markup
+    tree = _trafilatura_module().load_html(source)  # returns None instead of raising on bad markup
     if tree is None:
         raise ExtractError(f"{name}: cannot parse the HTML")
     meta = _page_meta(tree, url)
