@@ -160,6 +160,8 @@ def _fingerprint(c: Candidate) -> tuple[str, str]:
 
 
 def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    """The cosine of two :func:`_vectors` (the all-pairs reference of the tests and
+    bench/cluster_scale.py; clustering sums the same products over its compact arrays)."""
     if len(a) > len(b):
         a, b = b, a
     return sum(v * b.get(t, 0.0) for t, v in a.items())
