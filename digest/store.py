@@ -69,6 +69,11 @@ def article_to_json(article: Article) -> str:
     return json.dumps(data, ensure_ascii=False, sort_keys=True)
 
 
+def _article_row(article: Article) -> tuple[str, str, str, str]:
+    # An articles row as staging and recording write it: (id, feed_key, content_hash, data).
+    return article.id, article.feed_key, article.content_hash, article_to_json(article)
+
+
 def article_from_json(text: str) -> Article:
     """Inverse of :func:`article_to_json`; unknown keys from newer versions are ignored."""
     data = json.loads(text)
@@ -474,7 +479,7 @@ class Store:
     def _add_rows(
         self, rows: Iterable[tuple[str, str, str, str]], now: dt.datetime
     ) -> dict[str, dt.datetime]:
-        # Rows of (id, feed_key, content_hash, data): see add_articles.
+        # Rows as _article_row makes them: see add_articles.
         first_seen: dict[str, dt.datetime] = {}
         with self.transaction() as conn:
             for article_id, feed_key, content_hash, data in rows:
@@ -521,7 +526,7 @@ class Store:
         """Stage whole articles; a feed listing one id twice keeps its first entry."""
         self.conn.executemany(
             "INSERT OR IGNORE INTO temp.staged VALUES (?, ?, ?, ?)",
-            ((a.id, a.feed_key, a.content_hash, article_to_json(a)) for a in articles),
+            map(_article_row, articles),
         )
 
     def _staged_rows(self, articles: Sequence[Article]) -> dict[tuple[str, str], sqlite3.Row]:
@@ -550,7 +555,7 @@ class Store:
                 if row is not None:
                     yield a.id, a.feed_key, row[2], row[3]
                 else:
-                    yield a.id, a.feed_key, a.content_hash, article_to_json(a)
+                    yield _article_row(a)
 
     def whole_articles(self, articles: Sequence[Article]) -> dict[str, Article]:
         """By id, the whole version of each of ``articles`` that was read with its lead
