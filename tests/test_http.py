@@ -14,6 +14,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -68,6 +69,96 @@ def test_error_statuses_are_answers_without_a_body(http: HTTPServer) -> None:
     with Http() as client:
         response = client.get(http.url_for("/gone"), private_ok=True)
     assert response.status == 404 and response.body == b""
+
+
+class _CountingHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive; ``handle`` runs once per connection, so it counts them."""
+
+    protocol_version = "HTTP/1.1"
+    connections = 0
+    open_now = 0
+    lock = threading.Lock()
+
+    def handle(self) -> None:
+        with _CountingHandler.lock:
+            _CountingHandler.connections += 1
+            _CountingHandler.open_now += 1
+        try:
+            super().handle()
+        finally:
+            with _CountingHandler.lock:
+                _CountingHandler.open_now -= 1
+
+    def do_GET(self) -> None:
+        status, body, headers = {
+            "/unchanged": (304, b"", {"ETag": '"v1"'}),
+            "/moved": (301, b"<p>moved</p>" * 50, {"Location": "/unchanged"}),
+            "/missing": (404, b"<h1>not here</h1>" * 200, {}),
+            "/huge-error": (500, b"x" * 1_000_000, {}),
+        }[self.path]
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def keepalive_hosts() -> Iterator[list[str]]:
+    """Twelve keep-alive servers (a host each: the port is part of it)."""
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), _CountingHandler) for _ in range(12)]
+    for server in servers:
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    _CountingHandler.connections = _CountingHandler.open_now = 0
+    yield [f"http://127.0.0.1:{server.server_address[1]}" for server in servers]
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def keepalive(keepalive_hosts: list[str]) -> str:
+    return keepalive_hosts[0]
+
+
+def test_answers_without_a_wanted_body_keep_their_connection(keepalive: str) -> None:
+    # A thousand unchanged feeds on a few hosts: each 304 (or redirect, or error page)
+    # must leave its connection reusable, not cost a new connection and handshake.
+    with Http() as client:
+        for path in ("/unchanged", "/moved", "/missing", "/unchanged", "/missing"):
+            response = client.get(keepalive + path, private_ok=True)
+            assert response.status in (304, 404) and response.body == b""
+        assert _CountingHandler.connections == 1
+        # An error body over DRAIN_BYTES is not read: that connection is dropped instead.
+        started = time.monotonic()
+        assert client.get(keepalive + "/huge-error", private_ok=True).status == 500
+        assert client.get(keepalive + "/unchanged", private_ok=True).status == 304
+        assert _CountingHandler.connections == 2
+        assert time.monotonic() - started < 5
+
+
+def test_idle_connections_stay_bounded_across_many_hosts(keepalive_hosts: list[str]) -> None:
+    # concurrency 8, one per host: the pools of at most 8 idle hosts stay open.
+    with Http(concurrency=8, per_host=1) as client:
+        for host in keepalive_hosts:
+            assert client.get(host + "/unchanged", private_ok=True).status == 304
+        deadline = time.monotonic() + 5
+        while _CountingHandler.open_now > 8 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _CountingHandler.open_now == 8
+        # The most recently used hosts kept theirs: no new connection.
+        for host in keepalive_hosts[-8:]:
+            assert client.get(host + "/unchanged", private_ok=True).status == 304
+        assert _CountingHandler.connections == 12
+    deadline = time.monotonic() + 5
+    while _CountingHandler.open_now and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _CountingHandler.open_now == 0  # close() closes every host's pool
 
 
 def test_redirects_permanent_url_loop_and_limit(http: HTTPServer) -> None:
