@@ -126,17 +126,23 @@ class _Texts:
         # Per candidate: its text's index, or -1 when it has no words (a cosine of 0 with
         # everything, never merged by similarity).
         self.doc_of = array("l")
+        # The same title and lead, copied by many feeds, is read once.
+        read: dict[tuple[str, str], int] = {}
         for c in candidates:
-            title = _words(c.article.title)
-            ids = [vocab.setdefault(w, len(vocab)) for w in _words(_lead(c)) - title]
-            ids += [~vocab.setdefault(w, len(vocab)) for w in title]
-            doc = array("l", sorted(ids))
-            key = doc.tobytes()
-            index = distinct.get(key, -1) if ids else -1
-            if ids and index < 0:
-                index = distinct[key] = len(self.docs)
-                self.docs.append(doc)
-                copies.append(0)
+            text = (c.article.title, _lead(c))
+            index = read.get(text)
+            if index is None:
+                title = _words(text[0])
+                ids = [vocab.setdefault(w, len(vocab)) for w in _words(text[1]) - title]
+                ids += [~vocab.setdefault(w, len(vocab)) for w in title]
+                doc = array("l", sorted(ids))
+                key = doc.tobytes()
+                index = distinct.get(key, -1) if ids else -1
+                if ids and index < 0:
+                    index = distinct[key] = len(self.docs)
+                    self.docs.append(doc)
+                    copies.append(0)
+                read[text] = index
             if index >= 0:
                 copies[index] += 1
             self.doc_of.append(index)
