@@ -40,6 +40,7 @@ from digest.select import LEAD_CHARS, Candidate, Selection, select
 from digest.sources import intake, pages
 from digest.sources.http import Http
 from digest.store import Changes, Store, open_state
+from digest.text.language import preload_model
 from digest.text.summaries import Summarised, summarize_all
 from digest.text.summarize import summarize
 
@@ -188,6 +189,10 @@ def compose(
     stages = _Stages()
     gathered: intake.Intake | None = None
     if not replay:
+        # The first build of a date summarises: load the language model while the feeds
+        # arrive. A rebuild with nothing new summarises nothing and needs no model.
+        if not (store.get_meta(BASIS) or "").startswith(f"{date.isoformat()} "):
+            preload_model()
         gathered = intake.gather(
             config,
             http=http,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -216,3 +219,22 @@ def test_a_dash_and_a_lower_case_word_continue_the_sentence() -> None:
         "”Vilka är de värsta cyklisterna, tycker du?” – sug på den frågan.",
         "Ja, vilka?",
     ]
+
+
+def test_the_model_loaded_ahead_is_the_one_detection_uses() -> None:
+    # A fresh interpreter (this one may have the model already): detection right after
+    # preload_model() waits for that load rather than starting a second one.
+    script = (
+        "import py3langid.langid as L\n"
+        "from digest.text import language\n"
+        "language.preload_model()\n"
+        "assert language.detect_language('The council approved the new budget on Monday "
+        "after a long debate about schools and roads.') == 'en'\n"
+        "first = L.IDENTIFIER\n"
+        "language._preload.join()\n"
+        "assert first is not None and L.IDENTIFIER is first\n"
+        "language.preload_model()\n"
+        "assert L.IDENTIFIER is first\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

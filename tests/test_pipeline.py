@@ -11,6 +11,7 @@ import pytest
 from digest.config import Config, load_config
 from digest.pipeline import basis, build_and_write, build_digest, fetch_and_store
 from digest.store import Store
+from digest.text import language
 from tests.conftest import write_config
 
 # A sentence is complete when it ends in terminal punctuation (possibly before a quote).
@@ -402,6 +403,23 @@ def test_a_second_build_with_nothing_new_chooses_the_same_without_ranking_again(
         # The recorded stories only: the 25 others in the pool were not ranked again.
         assert again.stats.candidates == 5
         assert [i.article.id for i in again.items] == [i.article.id for i in first.items]
+
+
+def test_the_language_model_loads_ahead_only_for_a_first_build_of_the_date(
+    tmp_path: Path, fixed_now: dt.datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The model loads while the feeds arrive when the build will summarise (the first build
+    # of a date), and not at all for a rebuild with nothing new, which summarises nothing.
+    _thirty_stories(tmp_path)
+    config = _config(tmp_path)
+    monkeypatch.setattr(language, "_preload", None)
+    build_digest(config, now=fixed_now)
+    assert language._preload is not None
+    monkeypatch.setattr(language, "_preload", None)
+    build_digest(config, now=fixed_now + dt.timedelta(hours=2), dry_run=True)
+    assert language._preload is None
+    build_digest(config, now=fixed_now + dt.timedelta(days=1), dry_run=True)
+    assert language._preload is not None
 
 
 def test_a_second_build_ranks_again_when_anything_it_chose_from_changed(

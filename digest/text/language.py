@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ __all__ = [
     "LanguageResources",
     "Tokenizer",
     "detect_language",
+    "preload_model",
     "resources",
     "split_paragraphs",
     "split_sentences",
@@ -418,6 +420,29 @@ _ID_MARKERS = frozenset(
 )
 _MIN_LETTERS = 20
 
+_preload: threading.Thread | None = None
+_preload_lock = threading.Lock()
+
+
+def _load_model() -> None:
+    try:
+        import py3langid
+
+        py3langid.classify("")  # the first call loads the model
+    except Exception:
+        logger.debug("loading the language model failed", exc_info=True)
+
+
+def preload_model() -> None:
+    """Start loading py3langid's model (half a second, mostly LZMA, which leaves the GIL
+    free) in a background thread, so a build that waits on the network pays nothing for it.
+    :func:`detect_language` waits for that load instead of starting a second one."""
+    global _preload
+    with _preload_lock:
+        if _preload is None:
+            _preload = threading.Thread(target=_load_model, name="langid-load", daemon=True)
+            _preload.start()
+
 
 def detect_language(text: str, *, title: str | None = None) -> str | None:
     """ISO 639-1 code of ``text`` (title included), or None when it is too short to tell.
@@ -430,6 +455,8 @@ def detect_language(text: str, *, title: str | None = None) -> str | None:
     letters = sum(1 for c in sample if c.isalpha())
     if letters < _MIN_LETTERS or letters < len(sample.strip()) * 0.3:
         return None
+    if _preload is not None:
+        _preload.join()
     try:
         import py3langid
 
