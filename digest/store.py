@@ -23,7 +23,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,6 +55,7 @@ def _dt(value: str | None) -> dt.datetime | None:
 
 _ARTICLE_FIELDS = tuple(f.name for f in fields(Article))
 _IMAGE_FIELDS = tuple(f.name for f in fields(Image))
+_KNOWN_KEYS = frozenset(_ARTICLE_FIELDS)
 
 
 def article_to_json(article: Article) -> str:
@@ -74,12 +75,15 @@ def _article_row(article: Article) -> tuple[str, str, str, str]:
     return article.id, article.feed_key, article.content_hash, article_to_json(article)
 
 
-def article_from_json(text: str) -> Article:
-    """Inverse of :func:`article_to_json`; unknown keys from newer versions are ignored."""
+def article_from_json(text: str, text_chars: int | None = None) -> Article:
+    """Inverse of :func:`article_to_json`; unknown keys from newer versions are ignored.
+    With ``text_chars``, the article's text is cut to that many characters."""
     data = json.loads(text)
     image = data.get("image")
-    fields = set(Article.__dataclass_fields__)
-    data = {k: v for k, v in data.items() if k in fields}
+    if not _KNOWN_KEYS.issuperset(data):
+        data = {k: v for k, v in data.items() if k in _KNOWN_KEYS}
+    if text_chars is not None and len(body := data.get("text") or "") > text_chars:
+        data["text"] = body[:text_chars]
     data["published"] = _dt(data.get("published"))
     data["image"] = Image(**image) if image else None
     return Article(**data)
@@ -625,9 +629,7 @@ class Store:
         for data, first_seen, feed_key in rows:
             if keys is not None and feed_key not in keys:
                 continue
-            article = article_from_json(data)
-            if text_chars is not None and len(article.text) > text_chars:
-                article = replace(article, text=article.text[:text_chars])
+            article = article_from_json(data, text_chars)
             out.append((article, dt.datetime.fromisoformat(first_seen)))
         return out
 
