@@ -142,6 +142,51 @@ def test_answers_without_a_wanted_body_keep_their_connection(keepalive: str) -> 
         assert time.monotonic() - started < 5
 
 
+class _ForgetfulHandler(BaseHTTPRequestHandler):
+    """Answers the first request of each connection; a second one on the same connection is
+    read and the connection closed unanswered: a kept-alive connection the server dropped
+    just as the client reused it. ``/never`` is never answered."""
+
+    protocol_version = "HTTP/1.1"
+    connections = 0
+
+    def handle(self) -> None:
+        _ForgetfulHandler.connections += 1
+        self.close_connection = True
+        self.raw_requestline = self.rfile.readline(65537)
+        if not self.raw_requestline or b"/never" in self.raw_requestline:
+            return
+        if self.parse_request():
+            self.send_response(304)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            self.wfile.flush()
+        self.rfile.readline(65537)  # the next request: dropped with the connection
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_request_on_a_connection_the_server_dropped_goes_once_more() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ForgetfulHandler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    _ForgetfulHandler.connections = 0
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with Http() as client:
+            for _ in range(3):
+                assert client.get(base + "/feed", private_ok=True).status == 304
+            assert _ForgetfulHandler.connections == 3
+        # Once more only: a server that never answers is an error, not a loop.
+        with Http() as client, pytest.raises(FetchError, match="network error"):
+            client.get(base + "/never", private_ok=True)
+        assert _ForgetfulHandler.connections == 5
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_idle_connections_stay_bounded_across_many_hosts(keepalive_hosts: list[str]) -> None:
     # concurrency 8, one per host: the pools of at most 8 idle hosts stay open.
     with Http(concurrency=8, per_host=1) as client:

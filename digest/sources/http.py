@@ -336,6 +336,17 @@ def _read_body(response: httpx.Response, max_bytes: int) -> bytes:
     return bytes(body)
 
 
+def _stale(exc: httpx.TransportError) -> bool:
+    """Whether ``exc`` is what a reused connection the server had closed gives: no answer
+    at all, or a reset."""
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "without sending a response" in str(exc)
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, OSError):
+        cause = cause.__cause__ or cause.__context__
+    return isinstance(cause, ConnectionResetError | BrokenPipeError)
+
+
 def _drain(response: httpx.Response, limit: int = DRAIN_BYTES) -> None:
     """Read the rest of a body nobody needs (a 304, a redirect, an error page), so the
     connection goes back to the pool: a thousand feeds on a few hosts, all unchanged, then
@@ -529,7 +540,18 @@ class Http:
             host = host_of(current)
             with self._gate(host):
                 try:
-                    status, location, answer = self._hop(client, current, request_headers, limit)
+                    try:
+                        status, location, answer = self._hop(
+                            client, current, request_headers, limit
+                        )
+                    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+                        if not _stale(exc):
+                            raise
+                        # A kept-alive connection the server closed as we sent: a GET may go
+                        # once more, on a new connection (what browsers do).
+                        status, location, answer = self._hop(
+                            client, current, request_headers, limit
+                        )
                 except FetchError:
                     raise
                 except Exception as exc:
