@@ -17,6 +17,7 @@ import contextlib
 import copy
 import datetime as dt
 import functools
+import itertools
 import json
 import logging
 import re
@@ -725,9 +726,28 @@ def _main_text(source: str, tree: Any, url: str | None) -> str:
 
 
 def finish_text(raw: str, title: str | None) -> str:
-    """Blank-line separated paragraphs, cleaned of boilerplate lines."""
-    text = clean_text(_paragraphs(raw), title=title) if raw else ""
-    return _paragraphs(text)
+    """Blank-line separated paragraphs, cleaned of boilerplate lines; table rows kept whole."""
+    if not raw:
+        return ""
+    parts: list[str] = []
+    seen_rows: set[str] = set()
+    for is_table, run in itertools.groupby(raw.splitlines(), key=_is_table_row):
+        if not is_table:
+            parts.append(clean_text(_paragraphs("\n".join(run)), title=title))
+            continue
+        for row in run:
+            # The cleaner is made for prose: split into "sentences", table cells (ranks,
+            # prices, "Yes") repeat from row to row and it dropped them as seen before.
+            key = " ".join(_WORD.findall(row.lower()))
+            if key and key not in seen_rows:
+                seen_rows.add(key)
+                parts.append(" ".join(row.split()))
+    return _paragraphs("\n".join(parts))
+
+
+def _is_table_row(line: str) -> bool:
+    # trafilatura writes a table row as "| cell | cell |"
+    return line.lstrip().startswith("|")
 
 
 def _paragraphs(text: str) -> str:
