@@ -31,6 +31,7 @@ from urllib.parse import urljoin, urlsplit
 from digest.errors import ExtractError
 from digest.models import ExtractedPage, Image
 from digest.sources.netguard import acceptable_image
+from digest.sources.tail import page_blocks, trim_tail
 from digest.text.clean import clean_text
 from digest.text.language import detect_language
 
@@ -846,7 +847,7 @@ def extract_html(
         sitename = meta.sitename or _meta(tags, "og:site_name")
         title = _clean_title(title, sitename, url) or title
     page_url = url or meta.url or _meta(tags, "og:url")
-    text = finish_text(_main_text(source, tree, url), title)
+    text = finish_text(trim_tail(_main_text(source, tree, url), page_blocks(tree)), title)
     if not text.strip():
         raise ExtractError(f"{name}: no main text found")
     return ExtractedPage(
