@@ -3,8 +3,10 @@
 :func:`extract_html` turns one page into an :class:`ExtractedPage`: main text chosen by
 agreement between extractors (trafilatura's fast precision setting checked against
 resiliparse; when those two disagree, readability and jusText vote with them, and when
-those four do not clearly agree trafilatura's balanced setting votes too), then the shared
-boilerplate cleaner, plus title, language, date and image. Files that are not HTML
+those four do not clearly agree trafilatura's balanced setting votes too), without the
+lines at its end that lie outside the body's container on the page
+(:mod:`digest.sources.tail`), then the shared boilerplate cleaner (table rows kept whole),
+plus title, language, date and image. Files that are not HTML
 (images, PDFs, archives, JSON, plain text) are refused with one line.
 Fetching pages, deciding which articles need them and caching them is
 :mod:`digest.sources.pages`.
