@@ -68,6 +68,13 @@ def test_a_tail_longer_than_max_cut_is_kept() -> None:
     assert trim_tail(text, blocks, share=0.4, max_cut=0.9) == "\n".join(BODY[:5])
 
 
+def test_a_share_no_element_can_hold_cuts_nothing() -> None:
+    blocks = blocks_of(page(BODY, BOX))
+    text = "\n".join(BODY + BOX)
+    assert trim_tail(text, blocks, share=1.01) == text
+    assert trim_tail(text, {}) == text  # no line found on the page
+
+
 def test_unknown_lines_go_with_the_known_lines_around_them() -> None:
     blocks = blocks_of(page(BODY, BOX))
     unknown = "A line an extractor wrote that is nowhere on the page as such."

@@ -129,8 +129,12 @@ def trim_tail(
         return text
     total = sum(size for size, el in zip(sizes, found, strict=True) if el is not None)
     container = max(
-        (n for n, chars in held.items() if chars >= share * total), key=lambda n: depth[n]
+        (n for n, chars in held.items() if chars >= share * total),
+        key=lambda n: depth[n],
+        default=None,  # share above 1: no element holds that much, nothing is cut
     )
+    if container is None:
+        return text
     cut = len(lines)
     for index in range(len(lines) - 1, -1, -1):
         el = found[index]
