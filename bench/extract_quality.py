@@ -280,16 +280,22 @@ def run_pages(pages: list[Page]) -> dict[tuple[str, str], float]:
         scored: dict[str, tuple[float, float, float]] = {}  # each distinct text once
         cut: dict[tuple[str, tuple[float, float] | None], str] = {}
         with _tokens_cached():
-            for voter, a, c in {(v, a, c) for v, a, c, _ in EVERY}:
-                others = [v for v in VOTERS if v != voter]
-                chosen = choose_text({k: v for k, v in candidates.items() if k not in others}, a, c)
-                for tail in TAILS:
-                    if (chosen, tail) not in cut:
-                        cut[chosen, tail] = trim_tail(chosen, blocks, *tail) if tail else chosen
-                    text = cut[chosen, tail]
-                    if text not in scored:
-                        scored[text] = prf(finish_text(text, title), page.truth)
-                    page.grid[voter, a, c, tail] = scored[text]
+            choice: dict[tuple[str, float, float], str] = {}
+            # Keyed by the configurations of EVERY themselves, one key tuple for all pages.
+            for config in EVERY:
+                voter, a, c, tail = config
+                if (voter, a, c) not in choice:
+                    others = [v for v in VOTERS if v != voter]
+                    choice[voter, a, c] = choose_text(
+                        {k: v for k, v in candidates.items() if k not in others}, a, c
+                    )
+                chosen = choice[voter, a, c]
+                if (chosen, tail) not in cut:
+                    cut[chosen, tail] = trim_tail(chosen, blocks, *tail) if tail else chosen
+                text = cut[chosen, tail]
+                if text not in scored:
+                    scored[text] = prf(finish_text(text, title), page.truth)
+                page.grid[config] = scored[text]
         page.shipped = prf(page.ours, page.truth)
         page.base = prf(page.traf, page.truth)
     return spent
@@ -434,7 +440,10 @@ def main(argv: list[str]) -> int:
         )
     print(
         "  leave-site-out choices: "
-        + ", ".join(f"{describe(c)}×{n}" for c, n in sorted(loso_choice.items()))
+        + ", ".join(
+            f"{describe(c)}×{n}"
+            for c, n in sorted(loso_choice.items(), key=lambda item: RANK[item[0]])
+        )
     )
     print(
         f"  in-sample mean F1 per threshold at consensus {CONSENSUS} "
