@@ -5,9 +5,9 @@
 Runs every candidate extractor once on every page of both DEV sets (``articles/`` and
 ``articles2/`` under ``../shared/data``), timing each, then scores the shipped choice
 (trafilatura's precision text when resiliparse agrees, else the medoid of precision,
-resiliparse, readability and jusText when they agree closely, else the medoid of all voters)
-against the same choice with one voter left out or replaced, with the same pages, thresholds
-and scorer
+resiliparse, readability and jusText when they agree closely, else the medoid of all voters,
+then the tail cut) against the same choice with one voter left out or replaced, or without the
+tail cut, with the same pages, thresholds and scorer
 (token F1, no page titles, so figures sit a hair under bench/extract_quality.py's). Nothing is
 refitted: this measures whether each voter earns its time, not a new setting.
 
@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import extract_quality as eq
 
 from digest.sources import extract as ex
+from digest.sources.tail import Blocks, page_blocks, trim_tail
 
 VARIANTS = {
     "shipped": ("precision", "resiliparse", "balanced", "readability", "justext"),
@@ -44,6 +45,7 @@ VARIANTS = {
         "readability",
         "justext",
     ),
+    "without the tail cut": ("precision", "resiliparse", "balanced", "readability", "justext"),
 }
 
 
@@ -53,9 +55,12 @@ def _fast_balanced(tree: object, url: str | None) -> str:
     return str(text) if text else ""
 
 
-def _candidates(page: eq.Page, spent: dict[str, float]) -> tuple[dict[str, str], float] | None:
-    """Every candidate text of ``page`` (each timed into ``spent``), and how far the
-    precision text and resiliparse's agree; None when the page cannot be parsed."""
+def _candidates(
+    page: eq.Page, spent: dict[str, float]
+) -> tuple[dict[str, str], float, Blocks] | None:
+    """Every candidate text of ``page`` (each timed into ``spent``), how far the precision
+    text and resiliparse's agree, and the page's blocks for the tail cut; None when the page
+    cannot be parsed."""
     source = ex.decode_html(page.html)
     tree = trafilatura.load_html(source)
     if tree is None:
@@ -81,7 +86,11 @@ def _candidates(page: eq.Page, spent: dict[str, float]) -> tuple[dict[str, str],
 
     timed("justext", justext)
     agree = ex.token_f1(ex._tokens(p), ex._tokens(texts["resiliparse"])) if p.strip() else 0.0
-    return texts, agree
+    start = time.perf_counter()  # the tail cut on the precision text, as most pages get it
+    blocks = page_blocks(tree)
+    trim_tail(p, blocks)
+    spent["tail cut"] += time.perf_counter() - start
+    return texts, agree, blocks
 
 
 def main(argv: list[str]) -> int:
@@ -96,19 +105,21 @@ def main(argv: list[str]) -> int:
     for page in pages:
         found = _candidates(page, spent)
         if found is not None:
-            texts, agree = found
-            rows.append((page, texts, agree))
+            texts, agree, blocks = found
+            rows.append((page, texts, agree, blocks))
     n = len(rows)
     print(f"{n} pages; ms per page for each candidate (run on every page here):")
     for name, seconds in spent.items():
         print(f"  {name:14s} {1000 * seconds / n:6.1f}")
     voted = sum(
-        1 for _, texts, agree in rows if not (texts["precision"].strip() and agree >= ex.AGREEMENT)
+        1
+        for _, texts, agree, _ in rows
+        if not (texts["precision"].strip() and agree >= ex.AGREEMENT)
     )
     print(f"pages that go to the vote at {ex.AGREEMENT}: {voted} ({voted / n:.0%})")
     fifth = sum(
         1
-        for _, texts, agree in rows
+        for _, texts, agree, _ in rows
         if not (texts["precision"].strip() and agree >= ex.AGREEMENT)
         and ex._settled(ex._bags({k: texts[k] for k in ex._FIRST_VOTERS}), ex.CONSENSUS) is None
     )
@@ -117,11 +128,13 @@ def main(argv: list[str]) -> int:
     scores: dict[str, dict[str, float]] = {}
     for variant, voters in VARIANTS.items():
         per: dict[str, list[float]] = defaultdict(list)
-        for page, texts, agree in rows:
+        for page, texts, agree, blocks in rows:
             if texts["precision"].strip() and agree >= ex.AGREEMENT:
                 chosen = texts["precision"]
             else:
                 chosen = ex.choose_text({k: texts[k] for k in voters}, agreement=2.0)
+            if variant != "without the tail cut":
+                chosen = trim_tail(chosen, blocks)
             f1 = eq.prf(ex.finish_text(chosen, None), page.truth)[2]
             per[page.set].append(f1)
             if page.source == "idnews":

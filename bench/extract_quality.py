@@ -12,9 +12,10 @@ Two DEV sets under ``../shared/data`` (or ``$DIGEST_SHARED_DATA``):
 Scores are token-level precision, recall and F1 over bags of words (``\\w+`` lower-cased,
 multiset overlap), as in scrapinghub's article-extraction-benchmark, averaged over pages.
 
-Ours has two tuned parameters, the agreement threshold (``extract.AGREEMENT``) and the
+Ours has four tuned parameters, the agreement threshold (``extract.AGREEMENT``), the
 consensus of the first voters that spares trafilatura's balanced run
-(``extract.CONSENSUS``), and one choice, the fifth voter (balanced or recall). The
+(``extract.CONSENSUS``), and the two of the tail cut (``tail.BODY_SHARE``, ``tail.MAX_CUT``,
+or no cut), and one choice, the fifth voter (balanced or recall). The
 leave-site-out score is honest: for every site, the setting is chosen on the pages of all
 the *other* sites (both sets pooled) and the site's pages are scored with that choice, so a
 setting counts only as far as it helps on sites it was not chosen on. The bench also runs
@@ -64,6 +65,7 @@ from digest.sources.extract import (
     text_candidates,
     token_f1,
 )
+from digest.sources.tail import BODY_SHARE, MAX_CUT, page_blocks, trim_tail
 
 WORD = re.compile(r"\w+")
 # Agreement thresholds the cross-validation may choose from. Above 0.9 more than a third of
@@ -77,9 +79,25 @@ VOTERS = ("balanced", "recall")
 # Mean token F1 of the first four voters' medoid at which it wins without the fifth voter
 # (1.01: the fifth always runs, the vote as it was before the consensus step).
 CONSENSI = (0.85, 0.875, 0.9, 0.925, 0.95, 1.01)
-GRID = tuple((voter, a, c) for voter in VOTERS for a in THRESHOLDS for c in CONSENSI)
-EVERY = tuple((voter, a, c) for voter in VOTERS for a in THRESHOLDS + REPORTED for c in CONSENSI)
-Config = tuple[str, float, float]
+# The tail cut (tail.trim_tail): the body container's share of the text and the most it may
+# cut, or None, no cut (first: the cross-validation prefers it on a tie).
+TAILS: tuple[tuple[float, float] | None, ...] = (
+    None,
+    *((share, cut) for share in (0.6, 0.7, 0.8, 0.9) for cut in (0.2, 0.3, 0.5)),
+)
+SHIPPED_TAIL = (BODY_SHARE, MAX_CUT)
+GRID = tuple(
+    (voter, a, c, t) for voter in VOTERS for a in THRESHOLDS for c in CONSENSI for t in TAILS
+)
+EVERY = tuple(
+    (voter, a, c, t)
+    for voter in VOTERS
+    for a in THRESHOLDS + REPORTED
+    for c in CONSENSI
+    for t in TAILS
+)
+Config = tuple[str, float, float, tuple[float, float] | None]
+RANK = {config: i for i, config in enumerate(GRID)}  # GRID.index, without its scan
 FOLDS = 10
 
 
@@ -211,12 +229,18 @@ def mean3(rows: Iterable[tuple[float, float, float]]) -> tuple[float, float, flo
 def best_config(pages: list[Page]) -> Config:
     """The configuration with the best mean F1 over ``pages`` (ties: the first in GRID:
     balanced before recall, the lower and cheaper threshold first, then the lower and
-    cheaper consensus)."""
-    return max(GRID, key=lambda c: (sum(p.grid[c][2] for p in pages), -GRID.index(c)))
+    cheaper consensus, then no tail cut before a cut)."""
+    return max(GRID, key=lambda c: (sum(p.grid[c][2] for p in pages), -RANK[c]))
+
+
+def describe_vote() -> str:
+    return f"balanced@{AGREEMENT:.2f}/{CONSENSUS:.3f}"
 
 
 def describe(config: Config) -> str:
-    return f"{config[0]}@{config[1]:.2f}/{config[2]:.3f}"
+    tail = config[3]
+    cut = f"tail {tail[0]:.1f}/{tail[1]:.1f}" if tail else "no tail cut"
+    return f"{config[0]}@{config[1]:.2f}/{config[2]:.3f} {cut}"
 
 
 def run_pages(pages: list[Page]) -> dict[tuple[str, str], float]:
@@ -252,14 +276,26 @@ def run_pages(pages: list[Page]) -> dict[tuple[str, str], float]:
         bags = _extract._bags(candidates)
         first = [n for n in _extract.CANDIDATES if n in bags and n in _extract._FIRST_VOTERS]
         page.first = _extract._medoid(bags, first)[1] if len(first) > 1 else 0.0
-        scored: dict[str, tuple[float, float, float]] = {}  # each distinct choice once
+        blocks = page_blocks(tree) if tree is not None else {}
+        scored: dict[str, tuple[float, float, float]] = {}  # each distinct text once
+        cut: dict[tuple[str, tuple[float, float] | None], str] = {}
         with _tokens_cached():
-            for voter, a, c in EVERY:
-                others = [v for v in VOTERS if v != voter]
-                chosen = choose_text({k: v for k, v in candidates.items() if k not in others}, a, c)
-                if chosen not in scored:
-                    scored[chosen] = prf(finish_text(chosen, title), page.truth)
-                page.grid[voter, a, c] = scored[chosen]
+            choice: dict[tuple[str, float, float], str] = {}
+            # Keyed by the configurations of EVERY themselves, one key tuple for all pages.
+            for config in EVERY:
+                voter, a, c, tail = config
+                if (voter, a, c) not in choice:
+                    others = [v for v in VOTERS if v != voter]
+                    choice[voter, a, c] = choose_text(
+                        {k: v for k, v in candidates.items() if k not in others}, a, c
+                    )
+                chosen = choice[voter, a, c]
+                if (chosen, tail) not in cut:
+                    cut[chosen, tail] = trim_tail(chosen, blocks, *tail) if tail else chosen
+                text = cut[chosen, tail]
+                if text not in scored:
+                    scored[text] = prf(finish_text(text, title), page.truth)
+                page.grid[config] = scored[text]
         page.shipped = prf(page.ours, page.truth)
         page.base = prf(page.traf, page.truth)
     return spent
@@ -298,7 +334,7 @@ def main(argv: list[str]) -> int:
 
     spent = run_pages(pages)
 
-    # Leave-site-out: each site scored with the threshold chosen on every other site.
+    # Leave-site-out: each site scored with the configuration chosen on every other site.
     sites = sorted({p.site for p in pages})
     by_site: dict[str, list[Page]] = defaultdict(list)
     for page in pages:
@@ -309,7 +345,7 @@ def main(argv: list[str]) -> int:
         held = by_site[site]
         choice = max(
             GRID,
-            key=lambda c: (total[c] - sum(p.grid[c][2] for p in held), -GRID.index(c)),
+            key=lambda c: (total[c] - sum(p.grid[c][2] for p in held), -RANK[c]),
         )
         loso_choice[choice] += 1
         for page in held:
@@ -317,8 +353,9 @@ def main(argv: list[str]) -> int:
 
     print(f"extract_quality: {len(pages)} pages, {len(sites)} sites, from {base}")
     print(
-        "ours = leave-site-out (voter and threshold chosen without the page's site); "
-        f"shipped = extract_html (balanced@{AGREEMENT}/{CONSENSUS}); "
+        "ours = leave-site-out (voter, thresholds and tail cut chosen without the page's "
+        f"site); shipped = extract_html (balanced@{AGREEMENT}/{CONSENSUS}, tail cut "
+        f"{BODY_SHARE}/{MAX_CUT}); "
         "trafilatura = its defaults"
     )
 
@@ -342,6 +379,11 @@ def main(argv: list[str]) -> int:
             )
 
     table("set", lambda p: p.set)
+    for set_name in ("articles", "articles2"):
+        rows = [p for p in pages if p.set == set_name]
+        if rows:
+            gain = mean3(p.loso for p in rows)[2] - mean3(p.base for p in rows)[2]
+            print(f"  {set_name} ΔF1 to four places: {gain:+.4f}")
     table("source", lambda p: p.source)
     table("language", lambda p: p.lang if p.set == "articles" else "en (articles2)")
 
@@ -373,8 +415,8 @@ def main(argv: list[str]) -> int:
             f"ours {mean3(p.loso for p in rows)[2]:.3f}  traf {mean3(p.base for p in rows)[2]:.3f}"
         )
 
-    # Fold spread: ten site-grouped folds, each threshold chosen on the other nine.
-    print(f"\n{FOLDS} site-grouped folds (voter and threshold chosen on the other folds):")
+    # Fold spread: ten site-grouped folds, each configuration chosen on the other nine.
+    print(f"\n{FOLDS} site-grouped folds (configuration chosen on the other folds):")
     fold_of = {site: i % FOLDS for i, site in enumerate(sites)}
     fold_gains = []
     for fold in range(FOLDS):
@@ -398,7 +440,10 @@ def main(argv: list[str]) -> int:
         )
     print(
         "  leave-site-out choices: "
-        + ", ".join(f"{describe(c)}×{n}" for c, n in sorted(loso_choice.items()))
+        + ", ".join(
+            f"{describe(c)}×{n}"
+            for c, n in sorted(loso_choice.items(), key=lambda item: RANK[item[0]])
+        )
     )
     print(
         f"  in-sample mean F1 per threshold at consensus {CONSENSUS} "
@@ -409,7 +454,8 @@ def main(argv: list[str]) -> int:
         print(
             f"    {voter:<10} "
             + " ".join(
-                f"{total[voter, a, CONSENSUS] / len(pages):>6.3f}" for a in THRESHOLDS + REPORTED
+                f"{total[voter, a, CONSENSUS, SHIPPED_TAIL] / len(pages):>6.3f}"
+                for a in THRESHOLDS + REPORTED
             )
         )
     print(
@@ -423,13 +469,36 @@ def main(argv: list[str]) -> int:
     for voter in VOTERS:
         print(
             f"    {voter:<10} "
-            + " ".join(f"{total[voter, AGREEMENT, c] / len(pages):>6.3f}" for c in CONSENSI)
+            + " ".join(
+                f"{total[voter, AGREEMENT, c, SHIPPED_TAIL] / len(pages):>6.3f}" for c in CONSENSI
+            )
         )
     voted = [p for p in pages if p.agree < AGREEMENT]
     print(
         f"    {'5th runs':<10} "
         + " ".join(f"{sum(p.first < c for p in voted) / len(pages):>6.0%}" for c in CONSENSI)
     )
+    shipped_vote = ("balanced", AGREEMENT, CONSENSUS)
+    groups: dict[str, list[Page]] = {
+        "articles": [p for p in pages if p.set == "articles" and p.lang != "id"],
+        "Indonesian": [p for p in pages if p.set == "articles" and p.lang == "id"],
+        "articles2": [p for p in pages if p.set == "articles2"],
+    }
+    groups = {name: rows for name, rows in groups.items() if rows}
+    print(
+        f"  in-sample mean F1 per tail cut (container share/most cut) at {describe_vote()}, "
+        "per set:"
+    )
+    print(f"    {'tail cut':<10} " + " ".join(f"{name:>10}" for name in groups))
+    for tail in TAILS:
+        label = f"{tail[0]:.1f}/{tail[1]:.1f}" if tail else "none"
+        print(
+            f"    {label:<10} "
+            + " ".join(
+                f"{mean3(p.grid[(*shipped_vote, tail)] for p in rows)[2]:>10.4f}"
+                for rows in groups.values()
+            )
+        )
 
     # articles2's must-have and must-not sentences.
     with_pages = [p for p in pages if p.with_ or p.without]
