@@ -548,7 +548,7 @@ class Http:
                         if not _stale(exc):
                             raise
                         # A kept-alive connection the server closed as we sent: a GET may go
-                        # once more, on a new connection (what browsers do).
+                        # once more (what browsers do); the pool has dropped the dead one.
                         status, location, answer = self._hop(
                             client, current, request_headers, limit
                         )
