@@ -189,10 +189,6 @@ def compose(
     stages = _Stages()
     gathered: intake.Intake | None = None
     if not replay:
-        # The first build of a date summarises: load the language model while the feeds
-        # arrive. A rebuild with nothing new summarises nothing and needs no model.
-        if not (store.get_meta(BASIS) or "").startswith(f"{date.isoformat()} "):
-            preload_model()
         gathered = intake.gather(
             config,
             http=http,
@@ -208,6 +204,10 @@ def compose(
         replay = not gathered.articles and store.get_meta(BASIS) == basis(config, store, date)
         if replay:
             log.info("nothing new since the digest of %s was built: the same stories", date)
+        else:
+            # Summaries need the language model: it loads on the other core while the pool
+            # is ranked. Not earlier: loaded during fetching, it adds to the peak of memory.
+            preload_model()
     if replay:
         # A replay never touches the network: pages come from the store's cache only, so
         # the same text is summarised as when the date was built.
