@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -395,3 +397,18 @@ def test_summarize_documents_drops_what_recurs_across_one_feed() -> None:
     ]
     for summary in summarize_documents(documents, sentences=3):
         assert summary.sentences and all("Merch" not in s for s in summary.sentences)
+
+
+def test_sumy_loads_on_the_first_summary_not_on_import() -> None:
+    # A fetch, a rebuild with nothing new or `digest status` summarise nothing: sumy, nltk
+    # and numpy (a third of a second) must not load with the pipeline.
+    script = (
+        "import sys\n"
+        "import digest.pipeline, digest.cli\n"
+        "from digest.text.summarize import summarize\n"
+        "assert not {'sumy', 'nltk', 'numpy'} & set(sys.modules), sys.modules.keys()\n"
+        "summarize('The council met on Monday. It approved the budget. Roads get repaired.')\n"
+        "assert {'sumy', 'nltk', 'numpy'} <= set(sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
