@@ -1,9 +1,10 @@
 """How each summary method ranks the sentences of a prepared text: sumy's summarizers and our
 vectorised LexRank, TextRank and learned default built on them.
 
-The one module that imports sumy (and with it nltk and numpy): :mod:`digest.text.summarize`
-imports it on the first summary, so commands that summarise nothing (a fetch, a rebuild
-with nothing new, ``digest status``) start a third of a second sooner.
+The one module built on sumy's summarizers (importing them brings nltk and numpy):
+:mod:`digest.text.summarize` imports it on the first summary, so commands that summarise
+nothing (a fetch, a rebuild with nothing new, ``digest status``) start a third of a second
+sooner. (:mod:`digest.text.language` takes sumy's stemmers, also on first use.)
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ features, fitted on ``../shared/data/summ/indosum_train.jsonl``), ``lead`` (the 
 sentences) and sumy's ``lexrank``, ``textrank``, ``lsa``, ``luhn``, ``edmundson``,
 ``sumbasic``, ``kl`` and ``reduction``. LexRank and TextRank run as vectorised
 re-implementations that pick exactly the sentences sumy's own pick. How each method ranks
-sentences is :mod:`digest.text.ranking`, the one module that imports sumy, loaded on the
-first summary.
+sentences is :mod:`digest.text.ranking`, built on sumy's summarizers and loaded on the first
+summary.
 """
 
 from __future__ import annotations
